@@ -1,0 +1,35 @@
+# `make demo` and `make test` work on a fresh machine: each installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+DEBIAN_PACKAGES := ffmpeg espeak-ng
+
+.PHONY: install system-deps test demo dev bench clean
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/install-system-deps.sh $(DEBIAN_PACKAGES)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+test: install
+	$(BIN)/python -m pytest -q
+
+demo: install
+	$(BIN)/ytingest demo
+
+dev: install
+	$(BIN)/ytingest dev
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

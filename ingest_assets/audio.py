@@ -1,0 +1,73 @@
+"""Asset `audio`: where a video becomes a 16 kHz mono WAV file (plus the captions its source offers)."""
+
+from collections import Counter
+
+import dagster as dg
+
+from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS, dates_by_channel
+from resources import catalog
+from resources.media import SAMPLE_RATE, MediaError, MediaSource
+from resources.postgres import PostgresResource
+from resources.settings import get_settings
+
+ASSET = "audio"
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    backfill_policy=BACKFILL_POLICY,
+    deps=["videos"],
+    group_name="ingest",
+    kinds={"ffmpeg", "postgres"},
+)
+def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: MediaSource) -> dg.MaterializeResult:
+    """Each video's audio at DATA_DIR/audio/<video_id>.wav with duration and checksum in Postgres.
+
+    A video that fails (removed, private, HTTP error, corrupt media) is recorded with its reason and the
+    others go on; a re-run skips what is done and retries what failed.
+    """
+    settings = get_settings()
+    outcomes: Counter[str] = Counter()
+    failures: dict[str, str] = {}
+    seconds = 0.0
+    caption_count = 0
+    for channel_key, dates in dates_by_channel(context.partition_keys).items():
+        with postgres.connect() as conn:
+            videos = catalog.videos_in_partition(conn, channel_key, dates)
+        for video in videos:
+            with postgres.connect() as conn:
+                if catalog.audio_is_current(conn, video.video_id):
+                    outcomes["already_done"] += 1
+                    continue
+            try:
+                result = media.download_audio(
+                    video.video_id,
+                    [video.url, video.media_url],
+                    settings.audio_dir,
+                    settings.caption_languages,
+                )
+            except MediaError as exc:
+                outcomes["failed"] += 1
+                failures[video.video_id] = exc.reason
+                context.log.warning(f"{video.video_id} failed: {exc.reason}")
+                with postgres.connect() as conn:
+                    catalog.record_step(conn, video.video_id, ASSET, "failed", exc.reason, context.run_id)
+                continue
+            with postgres.connect() as conn:
+                catalog.record_audio(conn, video.video_id, result, SAMPLE_RATE)
+                catalog.record_step(conn, video.video_id, ASSET, "succeeded", None, context.run_id)
+            outcomes["downloaded"] += 1
+            seconds += result.duration_seconds
+            caption_count += len(result.captions)
+            for problem in result.caption_errors:
+                context.log.warning(f"{video.video_id} captions: {problem}")
+    return dg.MaterializeResult(
+        metadata={
+            "downloaded": outcomes["downloaded"],
+            "already_done": outcomes["already_done"],
+            "failed": outcomes["failed"],
+            "audio_hours": round(seconds / 3600, 4),
+            "caption_files": caption_count,
+            "failures": dg.MetadataValue.json(failures),
+        }
+    )

@@ -1,0 +1,140 @@
+"""The `ytingest` command: channels, the database, the Dagster UI, and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ingest_assets.identifiers import InvalidChannel, parse_channel_url
+from resources.settings import SettingsError, get_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"ytingest: {message}", file=sys.stderr)
+    return code
+
+
+def register_channel(url: str, key: str | None = None, feed_url: str | None = None, origin: str = "cli") -> tuple[str, bool]:
+    """Validate, store in Postgres, and add the channel's dynamic partition. Returns (key, was it new)."""
+    from dagster import DagsterInstance
+
+    from ingest_assets.partitions import CHANNELS
+    from resources import catalog
+    from resources.instance import ensure_instance
+    from resources.postgres import PostgresResource
+
+    spec = parse_channel_url(url, key=key, feed_url=feed_url)
+    with PostgresResource().connect() as conn:
+        created = catalog.add_channel(conn, spec, origin=origin)
+    ensure_instance()
+    with DagsterInstance.get() as instance:
+        if not instance.has_dynamic_partition(CHANNELS.name, spec.key):
+            instance.add_dynamic_partitions(CHANNELS.name, [spec.key])
+    return spec.key, created
+
+
+def _channels_add(args: argparse.Namespace) -> int:
+    from resources.catalog import ChannelConflict
+
+    try:
+        key, created = register_channel(args.url, args.key, args.feed_url)
+    except (InvalidChannel, ChannelConflict) as exc:
+        return _fail(str(exc))
+    print(f"{'added' if created else 'already registered'}: {key}")
+    return 0
+
+
+def _channels_list(args: argparse.Namespace) -> int:
+    from resources import catalog
+    from resources.postgres import PostgresResource
+
+    with PostgresResource().connect() as conn:
+        rows = catalog.channels(conn)
+    if args.json:
+        print(json.dumps([{"key": r.key, "url": r.url, "kind": r.kind, "feed_url": r.feed_url} for r in rows]))
+    else:
+        for row in rows:
+            print(f"{row.key}\t{row.kind}\t{row.url}")
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from resources.postgres import redact, ready_url, stop_embedded
+
+    if args.action == "stop":
+        print("stopped" if stop_embedded() else "no embedded server running")
+        return 0
+    url = ready_url()
+    print(redact(url) if args.action == "url" else f"running: {redact(url)}")
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from resources.instance import ensure_instance
+
+    settings = get_settings()
+    ensure_instance(settings)
+    env = {**os.environ, **settings.env_for_children()}
+    command = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        "-h", args.host, "-p", str(args.port),
+    ]  # fmt: skip
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ingest_assets.demo import run_demo
+
+    return run_demo(work_dir=Path(args.work_dir) if args.work_dir else None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ytingest", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    channels = commands.add_parser("channels", help="register and list channels").add_subparsers(
+        dest="action", required=True
+    )
+    add = channels.add_parser("add", help="register a channel, playlist or feed URL")
+    add.add_argument("url")
+    add.add_argument("--key", help="partition key (default: derived from the URL)")
+    add.add_argument("--feed-url", help="feed the sensor polls (default: derived from the URL)")
+    add.set_defaults(func=_channels_add)
+    listing = channels.add_parser("list", help="registered channels")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_channels_list)
+
+    db = commands.add_parser("db", help="the embedded Postgres server")
+    db.add_argument("action", choices=["start", "stop", "url"])
+    db.set_defaults(func=_db)
+
+    dev = commands.add_parser("dev", help="embedded Postgres + instance + `dagster dev`")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=_dev)
+
+    demo = commands.add_parser("demo", help="ingest a generated sample channel served on loopback")
+    demo.add_argument("--work-dir", help="where the sample channel is generated (default: DATA_DIR/demo)")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        get_settings()
+        return args.func(args)
+    except SettingsError as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Launching the ingest job from Python (CLI, demo, tests) through the project's Dagster instance,
+so the runs are ordinary runs that show in the UI, with pools and the multiprocess executor."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from ingest_assets.partitions import partition_key
+
+
+def ingest_job_def() -> dg.JobDefinition:
+    """Module-level so that `dg.reconstructable` can rebuild the job in step subprocesses."""
+    from definitions import defs
+
+    return defs.get_job_def("ingest")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    success: bool
+
+
+def run_channel_dates(
+    instance: dg.DagsterInstance, channel: str, first: dt.date, last: dt.date, tags: dict[str, str] | None = None
+) -> RunOutcome:
+    """One run of the whole graph over channel x [first, last], as a backfill batch would run it."""
+    range_tags = {
+        ASSET_PARTITION_RANGE_START_TAG: str(partition_key(channel, first)),
+        ASSET_PARTITION_RANGE_END_TAG: str(partition_key(channel, last)),
+    }
+    with dg.execute_job(
+        dg.reconstructable(ingest_job_def), instance=instance, tags={**range_tags, **(tags or {})}
+    ) as result:
+        return RunOutcome(run_id=result.run_id, success=result.success)

@@ -1,0 +1,93 @@
+"""Sensor `new_videos`: register channels and request runs for the partitions of newly published videos."""
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+
+import dagster as dg
+
+from ingest_assets.channels_file import read_channels_file
+from ingest_assets.feeds import FeedError, parse_feed
+from ingest_assets.identifiers import youtube_feed_url
+from ingest_assets.jobs import ingest_job
+from ingest_assets.partitions import CHANNELS, partition_key
+from resources import catalog
+from resources.media import MediaError, MediaSource
+from resources.postgres import PostgresResource
+from resources.settings import get_settings
+
+# Feeds show the newest ~15 entries; remembering more than that per channel is enough to never re-request.
+SEEN_PER_CHANNEL = 500
+POLL_LIMIT = 30
+
+
+@dg.sensor(
+    job=ingest_job,
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Polls each channel's feed; new channels become partitions, new videos become runs.",
+)
+def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, media: MediaSource):
+    settings = get_settings()
+    declared = read_channels_file(settings.channels_file)
+    for problem in declared.errors:
+        context.log.error(problem)
+    with postgres.connect() as conn:
+        for spec in declared.channels:
+            try:
+                catalog.add_channel(conn, spec, origin="file")
+            except catalog.ChannelConflict as exc:
+                context.log.error(str(exc))
+        rows = catalog.channels(conn)
+
+    known = set(context.instance.get_dynamic_partitions(CHANNELS.name))
+    new_channels = [row.key for row in rows if row.key not in known]
+
+    seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    first_date = settings.partition_start_date
+    last_date = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    wanted: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+    for row in rows:
+        try:
+            entries = _poll(media, row)
+        except (MediaError, FeedError) as exc:
+            # Cursor untouched for this channel: the next tick retries it; the others go on.
+            context.log.warning(f"feed of {row.key} failed, retrying next tick: {exc}")
+            continue
+        already = set(seen.get(row.key, []))
+        fresh = [(source_id, published) for source_id, published in entries if source_id not in already]
+        for source_id, published in fresh:
+            day = (published or dt.datetime.now(dt.UTC)).date()
+            if first_date <= day <= last_date:
+                wanted[(row.key, day)].append(source_id)
+            else:
+                context.log.info(f"{row.key}: {source_id} published {day}, outside the partitions; skipped")
+        seen[row.key] = ([s for s, _ in fresh] + seen.get(row.key, []))[:SEEN_PER_CHANNEL]
+
+    run_requests = [
+        dg.RunRequest(
+            partition_key=partition_key(channel, day),
+            run_key=f"new_videos:{channel}:{day}:{_digest(ids)}",
+            tags={"ytingest/trigger": "new_videos"},
+        )
+        for (channel, day), ids in sorted(wanted.items())
+    ]
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[CHANNELS.build_add_request(new_channels)] if new_channels else [],
+        cursor=json.dumps(seen, sort_keys=True),
+    )
+
+
+def _poll(media: MediaSource, row: catalog.ChannelRow) -> list[tuple[str, dt.datetime | None]]:
+    """(source id, publication time) of the channel's newest entries."""
+    feed_url = row.feed_url or (youtube_feed_url(row.youtube_channel_id) if row.youtube_channel_id else None)
+    if feed_url:
+        return [(e.source_id, e.published) for e in parse_feed(media.fetch(feed_url)).entries]
+    listing = media.list_channel(row.spec(), limit=POLL_LIMIT)
+    return [(v.source_id, v.published) for v in listing.videos]
+
+
+def _digest(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]

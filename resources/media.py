@@ -1,0 +1,491 @@
+"""yt-dlp and ffmpeg behind one Dagster resource: list a channel, fetch a feed, download a video's audio.
+
+Errors are sorted into transient (429, 5xx, resets, timeouts: retried with backoff) and permanent
+(404, private, removed, corrupt: recorded as the video's failure reason).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from ingest_assets.feeds import parse_feed
+from ingest_assets.identifiers import ChannelSpec, validate_video_id
+from resources.settings import Settings, get_settings
+
+log = logging.getLogger("ytingest.media")
+
+SAMPLE_RATE = 16_000
+_HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
+_PERMANENT_PHRASES = (
+    "private video",
+    "video unavailable",
+    "has been removed",
+    "account associated with this video has been terminated",
+    "members-only",
+    "sign in to confirm your age",
+    "not available in your country",
+    "the downloaded file is empty",
+    "no video formats found",
+    "requested format is not available",
+)
+_TRANSIENT_PHRASES = (
+    "timed out",
+    "connection reset",
+    "connection refused",
+    "remote end closed",
+    "incomplete read",
+    "content too short",
+    "temporary failure",
+)
+
+
+class MediaError(Exception):
+    """A download or conversion failure, with a reason fit for the failures table."""
+
+    def __init__(self, reason: str, *, transient: bool = False, unsupported: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.unsupported = unsupported
+
+
+@dataclass(frozen=True)
+class ListedVideo:
+    source_id: str
+    extractor: str
+    url: str
+    title: str
+    published: dt.datetime | None
+    date_exact: bool
+    media_url: str | None = None
+    duration_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    videos: list[ListedVideo]
+    title: str | None = None
+    youtube_channel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SavedCaption:
+    language: str
+    kind: str  # manual | automatic
+    format: str
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DownloadedAudio:
+    path: Path
+    duration_seconds: float
+    sha256: str
+    bytes: int
+    source_url: str
+    captions: list[SavedCaption] = field(default_factory=list)
+    caption_errors: list[str] = field(default_factory=list)
+    attempts: int = 1
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def classify(exc: BaseException) -> MediaError:
+    """Map a yt-dlp or network exception to a MediaError saying whether a retry can help."""
+    if isinstance(exc, MediaError):
+        return exc
+    original = getattr(exc, "exc_info", None)
+    cause = original[1] if original and len(original) > 1 else exc.__cause__ or exc.__context__
+    # Some yt-dlp errors carry no text (timeouts, short reads): their class names say what happened.
+    names = " ".join(type(e).__name__ for e in (exc, cause) if e is not None)
+    message = (str(exc) or str(cause or "")).removeprefix("ERROR: ").strip() or names
+    lowered = f"{message} {names}".lower()
+    status = getattr(cause, "status", None)
+    if status is None:
+        match = _HTTP_STATUS.search(message)
+        status = int(match.group(1)) if match else None
+    short = message.splitlines()[0][:300]
+    if status is not None:
+        return MediaError(f"HTTP {status}: {short}", transient=status == 429 or status >= 500)
+    if "unsupported url" in lowered:
+        return MediaError(short, unsupported=True)
+    if any(p in lowered for p in _PERMANENT_PHRASES):
+        return MediaError(short)
+    if "timeout" in lowered or "timed out" in lowered:
+        return MediaError(f"timed out: {short}", transient=True)
+    if "did not get any data blocks" in lowered:
+        return MediaError(f"empty response: {short}", transient=True)
+    if any(p in lowered for p in ("contenttooshort", "incompleteread", "more expected")):
+        return MediaError(f"download incomplete: {short}", transient=True)
+    if isinstance(cause, (TimeoutError, ConnectionError)) or any(p in lowered for p in _TRANSIENT_PHRASES):
+        return MediaError(short, transient=True)
+    return MediaError(short)
+
+
+class _YtDlpLogger:
+    """Route yt-dlp's chatter to logging; its errors surface through exceptions instead."""
+
+    def debug(self, msg: str) -> None:
+        log.debug(msg)
+
+    info = debug
+
+    def warning(self, msg: str) -> None:
+        log.warning(msg)
+
+    def error(self, msg: str) -> None:
+        log.debug(msg)
+
+
+class MediaSource(dg.ConfigurableResource):
+    """yt-dlp + ffmpeg. Unset fields take their values from settings (DOWNLOAD_RETRIES and friends)."""
+
+    retries: int | None = None
+    backoff_seconds: float | None = None
+    socket_timeout_seconds: float | None = None
+
+    def _settings(self) -> Settings:
+        return get_settings()
+
+    def _retries(self) -> int:
+        return self.retries if self.retries is not None else self._settings().download_retries
+
+    def _backoff(self) -> float:
+        return self.backoff_seconds if self.backoff_seconds is not None else self._settings().retry_backoff_seconds
+
+    def _timeout(self) -> float:
+        if self.socket_timeout_seconds is not None:
+            return self.socket_timeout_seconds
+        return self._settings().socket_timeout_seconds
+
+    def _ydl_params(self, **extra: Any) -> dict[str, Any]:
+        settings = self._settings()
+        params: dict[str, Any] = {
+            "quiet": True,
+            "no_warnings": False,
+            "noprogress": True,
+            "logger": _YtDlpLogger(),
+            "socket_timeout": self._timeout(),
+            # Retries are ours (with backoff and classification); yt-dlp's would multiply them.
+            "retries": 0,
+            "fragment_retries": 0,
+            "extractor_retries": 0,
+            "noplaylist": True,
+            "cachedir": False,
+        }
+        if settings.ytdlp_cookies_file is not None:
+            params["cookiefile"] = str(settings.ytdlp_cookies_file)
+        params.update(extra)
+        return params
+
+    def _with_retries(self, what: str, func, *args):
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return func(*args), attempt
+            except Exception as exc:  # noqa: BLE001 - every failure is classified below
+                error = classify(exc)
+                if not error.transient or attempt > self._retries():
+                    if error.transient:
+                        error = MediaError(f"{error.reason} (gave up after {attempt} attempts)", transient=True)
+                    raise error from None
+                delay = self._backoff() * 2 ** (attempt - 1)
+                log.warning("%s: %s; retry %d in %.1fs", what, error.reason, attempt, delay)
+                time.sleep(delay)
+
+    # --- listing -----------------------------------------------------------------------
+    def fetch(self, url: str) -> bytes:
+        """GET a URL through yt-dlp's networking (its cookies, headers and proxy settings), with retries."""
+        import yt_dlp
+
+        def get() -> bytes:
+            with yt_dlp.YoutubeDL(self._ydl_params()) as ydl:
+                with ydl.urlopen(url) as response:
+                    return response.read()
+
+        data, _ = self._with_retries(f"fetch {url}", get)
+        return data
+
+    def list_channel(self, spec: ChannelSpec, limit: int | None = None) -> Listing:
+        """The videos the source lists (the newest `limit`, or all). Feeds are parsed here, the rest by yt-dlp."""
+        if spec.kind == "feed":
+            feed = parse_feed(self.fetch(spec.feed_url or spec.url))
+            videos = [
+                ListedVideo(
+                    source_id=e.source_id,
+                    extractor=e.extractor,
+                    url=e.url,
+                    media_url=e.media_url,
+                    title=e.title,
+                    published=e.published,
+                    date_exact=e.published is not None,
+                    duration_seconds=e.duration_seconds,
+                )
+                for e in feed.entries[:limit]
+            ]
+            return Listing(videos=videos, title=feed.title, youtube_channel_id=feed.youtube_channel_id)
+        return self._list_with_ytdlp(spec, limit)
+
+    def _list_with_ytdlp(self, spec: ChannelSpec, limit: int | None) -> Listing:
+        import yt_dlp
+
+        url = spec.url
+        if spec.kind == "youtube_channel" and not re.search(r"/(videos|streams|shorts|podcasts)/?$", url):
+            url = url.rstrip("/") + "/videos"
+        params = self._ydl_params(
+            extract_flat="in_playlist",
+            noplaylist=False,
+            # Flat listings carry no upload dates; yt-dlp can estimate them from "3 days ago".
+            extractor_args={"youtubetab": {"approximate_date": [""]}},
+        )
+        if limit is not None:
+            params["playlistend"] = limit
+
+        def extract() -> dict[str, Any]:
+            with yt_dlp.YoutubeDL(params) as ydl:
+                return ydl.extract_info(url, download=False) or {}
+
+        info, _ = self._with_retries(f"list {spec.key}", extract)
+        return listing_from_info(info)
+
+    def resolve_video(self, url: str) -> ListedVideo:
+        """Per-video metadata: exact publication time and duration where the flat listing only estimated them."""
+        import yt_dlp
+
+        def extract() -> dict[str, Any]:
+            with yt_dlp.YoutubeDL(self._ydl_params()) as ydl:
+                return ydl.extract_info(url, download=False, process=False) or {}
+
+        info, _ = self._with_retries(f"resolve {url}", extract)
+        video = video_from_entry(info, exact=True)
+        if video is None:
+            raise MediaError(f"no video metadata at {url}")
+        return video
+
+    # --- download ----------------------------------------------------------------------
+    def download_audio(
+        self, video_id: str, urls: list[str], audio_dir: Path, languages: list[str]
+    ) -> DownloadedAudio:
+        """Download one video's audio as 16 kHz mono WAV at audio_dir/<video_id>.wav, plus its captions.
+
+        `urls` are tried in order; a later one is used only when yt-dlp finds no media at an earlier one
+        (an RSS item's web page before its enclosure). Files appear only when complete.
+        """
+        video_id = validate_video_id(video_id)
+        audio_dir.mkdir(parents=True, exist_ok=True)
+        work = audio_dir / f".{video_id}.work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            last_error: MediaError | None = None
+            for url in dict.fromkeys(u for u in urls if u):
+                try:
+                    (info, source), attempts = self._with_retries(
+                        f"download {video_id}", self._download_media, url, work, languages
+                    )
+                except MediaError as exc:
+                    last_error = exc
+                    if exc.unsupported:
+                        continue
+                    raise
+                wav = work / "audio.wav"
+                convert_to_wav(source, wav)
+                duration = wav_duration(wav)
+                if duration <= 0:
+                    raise MediaError("no audio: the media decodes to 0 seconds")
+                captions, caption_errors = self._save_captions(info, video_id, audio_dir)
+                final = audio_dir / f"{video_id}.wav"
+                os.replace(wav, final)
+                return DownloadedAudio(
+                    path=final,
+                    duration_seconds=duration,
+                    sha256=_sha256(final),
+                    bytes=final.stat().st_size,
+                    source_url=url,
+                    captions=captions,
+                    caption_errors=caption_errors,
+                    attempts=attempts,
+                )
+            raise last_error or MediaError("no URL to download")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _download_media(self, url: str, work: Path, languages: list[str]) -> tuple[dict[str, Any], Path]:
+        import yt_dlp
+
+        for leftover in work.iterdir():  # a retried attempt starts from nothing
+            if leftover.is_file():
+                leftover.unlink()
+        params = self._ydl_params(
+            format="bestaudio/best",
+            outtmpl={"default": str(work / "source.%(ext)s")},
+            writesubtitles=True,
+            writeautomaticsub=True,
+            subtitleslangs=languages,
+            subtitlesformat="json3/vtt/srv3/best",
+        )
+        with yt_dlp.YoutubeDL(params) as ydl:
+            info = ydl.extract_info(url, download=False)
+            if not info:
+                raise MediaError(f"yt-dlp returned nothing for {url}")
+            if info.get("_type") == "playlist":
+                raise MediaError(f"{url} is a playlist, not a single video")
+            requested_subtitles = info.get("requested_subtitles") or {}
+            # Caption failures must not fail the audio, so captions are fetched separately afterwards.
+            ydl.params["writesubtitles"] = False
+            ydl.params["writeautomaticsub"] = False
+            info = ydl.process_ie_result(info, download=True)
+            info["requested_subtitles"] = requested_subtitles
+            downloads = info.get("requested_downloads") or []
+            paths = [Path(d["filepath"]) for d in downloads if d.get("filepath")]
+            source = next((p for p in paths if p.exists()), None)
+            if source is None:
+                raise MediaError("yt-dlp reported success but wrote no media file")
+            if source.stat().st_size == 0:
+                raise MediaError("the downloaded file is empty")
+            _fetch_caption_payloads(ydl, requested_subtitles)
+            return info, source
+
+    def _save_captions(
+        self, info: dict[str, Any], video_id: str, audio_dir: Path
+    ) -> tuple[list[SavedCaption], list[str]]:
+        manual = set((info.get("subtitles") or {}).keys())
+        saved, errors = [], []
+        for lang, sub in (info.get("requested_subtitles") or {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", lang or ""):
+                errors.append(f"skipped caption language {lang!r}: not a language code")
+                continue
+            if sub.get("error"):
+                errors.append(f"{lang}: {sub['error']}")
+                continue
+            data = sub.get("data")
+            if not data:
+                continue
+            fmt = re.sub(r"[^a-z0-9]", "", str(sub.get("ext") or "vtt").lower())[:10] or "vtt"
+            kind = "manual" if lang in manual else "automatic"
+            path = audio_dir / f"{video_id}.{kind}.{lang}.{fmt}"
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_text(data, encoding="utf-8")
+            os.replace(tmp, path)
+            saved.append(SavedCaption(lang, kind, fmt, path, _sha256(path)))
+        return saved, errors
+
+
+def _fetch_caption_payloads(ydl: Any, requested: dict[str, dict[str, Any]]) -> None:
+    """Fill each requested caption's `data` (or `error`) through yt-dlp's opener (its cookies and headers)."""
+    for lang, sub in requested.items():
+        if sub.get("data") is not None:
+            continue
+        try:
+            with ydl.urlopen(sub["url"]) as response:
+                sub["data"] = response.read().decode("utf-8", errors="replace")
+        except Exception as exc:  # noqa: BLE001 - a caption failure is recorded, never fatal
+            sub["error"] = classify(exc).reason
+            log.warning("captions %s: %s", lang, sub["error"])
+
+
+def convert_to_wav(source: Path, target: Path) -> None:
+    """Decode any container yt-dlp gave us to 16 kHz mono 16-bit PCM, the input every model here takes."""
+    cmd = [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
+        "-c:a", "pcm_s16le", "-f", "wav", str(target),
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    except FileNotFoundError:
+        raise MediaError("ffmpeg is not installed") from None
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or ["unknown error"])[-1].replace(str(source), source.name)[:300]
+        raise MediaError(f"corrupt or unreadable media: ffmpeg: {detail}")
+
+
+def wav_duration(path: Path) -> float:
+    try:
+        with wave.open(str(path), "rb") as wav:
+            if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1:
+                raise MediaError(f"conversion produced {wav.getnchannels()} ch at {wav.getframerate()} Hz")
+            return wav.getnframes() / SAMPLE_RATE
+    except (wave.Error, EOFError) as exc:
+        raise MediaError(f"corrupt or unreadable media: {exc}") from None
+
+
+def _timestamp(entry: dict[str, Any]) -> dt.datetime | None:
+    for key in ("timestamp", "release_timestamp"):
+        value = entry.get(key)
+        if isinstance(value, (int, float)):
+            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    for key in ("upload_date", "release_date"):
+        value = entry.get(key)
+        if isinstance(value, str) and re.fullmatch(r"\d{8}", value):
+            return dt.datetime.strptime(value, "%Y%m%d").replace(tzinfo=dt.UTC)
+    return None
+
+
+def video_from_entry(entry: dict[str, Any], *, exact: bool) -> ListedVideo | None:
+    """One entry of a yt-dlp (flat) listing; None for entries that are not videos (tabs, channels)."""
+    if entry.get("_type") == "playlist" or entry.get("ie_key") in ("YoutubeTab",):
+        return None
+    url = entry.get("webpage_url") or entry.get("url") or entry.get("original_url")
+    source_id = entry.get("id")
+    if not url or not source_id:
+        return None
+    extractor = str(entry.get("ie_key") or entry.get("extractor_key") or entry.get("extractor") or "generic")
+    if extractor.lower() == "youtube" and not str(url).startswith("http"):
+        url = f"https://www.youtube.com/watch?v={source_id}"
+    duration = entry.get("duration")
+    return ListedVideo(
+        source_id=str(source_id),
+        extractor=extractor,
+        url=str(url),
+        title=str(entry.get("title") or source_id),
+        published=_timestamp(entry),
+        # YouTube's flat listings only estimate dates ("3 days ago"); other extractors give real ones.
+        date_exact=exact or not extractor.lower().startswith("youtube"),
+        duration_seconds=float(duration) if isinstance(duration, (int, float)) else None,
+    )
+
+
+def listing_from_info(info: dict[str, Any]) -> Listing:
+    """Flatten a yt-dlp playlist result (channel tabs included) into its videos."""
+    videos: list[ListedVideo] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        for entry in node.get("entries") or []:
+            if not entry:
+                continue
+            if entry.get("_type") == "playlist":
+                walk(entry)
+                continue
+            video = video_from_entry(entry, exact=False)
+            if video is not None:
+                videos.append(video)
+
+    if info.get("_type") == "playlist" or "entries" in info:
+        walk(info)
+    else:
+        video = video_from_entry(info, exact=True)
+        if video is not None:
+            videos.append(video)
+    return Listing(videos=videos, title=info.get("title"), youtube_channel_id=info.get("channel_id"))
