@@ -93,7 +93,7 @@ def _dev(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ingest_assets.demo import run_demo
 
-    return run_demo(work_dir=Path(args.work_dir) if args.work_dir else None)
+    return run_demo(work_dir=Path(args.work_dir) if args.work_dir else None, port=args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="ingest a generated sample channel served on loopback")
     demo.add_argument("--work-dir", help="where the sample channel is generated (default: DATA_DIR/demo)")
+    demo.add_argument("--port", type=int, default=8765, help="loopback port serving the sample channel")
     demo.set_defaults(func=_demo)
     return parser
 

@@ -16,7 +16,7 @@ def ingest_job_def() -> dg.JobDefinition:
     """Module-level so that `dg.reconstructable` can rebuild the job in step subprocesses."""
     from definitions import defs
 
-    return defs.get_job_def("ingest")
+    return defs.resolve_job_def("ingest")
 
 
 @dataclass(frozen=True)

@@ -65,5 +65,10 @@ def ensure_instance(settings: Settings | None = None) -> Path:
     from dagster import DagsterInstance
 
     with DagsterInstance.from_config(str(home)) as instance:
-        instance.event_log_storage.set_concurrency_slots(GPU_POOL, settings.gpu_pool_limit)
+        configure_pools(instance, settings)
     return home
+
+
+def configure_pools(instance, settings: Settings) -> None:
+    """Set the gpu pool explicitly so the UI shows it even before a GPU step has run."""
+    instance.event_log_storage.set_concurrency_slots(GPU_POOL, settings.gpu_pool_limit)

@@ -157,8 +157,10 @@ class LoopbackChannel:
         *,
         faults: Mapping[str, Fault] | None = None,
         withheld: Iterable[str] = (),
+        port: int = 0,
     ) -> None:
         self.channel = channel
+        self.port = port  # 0 picks a free one; a fixed port keeps feed URLs stable across runs
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._live = {episode.video_id: episode for episode in channel.episodes}
@@ -174,6 +176,7 @@ class LoopbackChannel:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def __enter__(self) -> Self:
+        self._stopping.clear()
         self._server = _Server(self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="loopback-channel", daemon=True
@@ -243,14 +246,14 @@ class LoopbackChannel:
             self._live[episode.video_id] = episode
 
     @property
-    def requests(self) -> tuple[RequestRecord, ...]:
+    def request_log(self) -> tuple[RequestRecord, ...]:
         with self._lock:
             return tuple(self._log)
 
     def statuses(self, path_or_url: str) -> list[int]:
         """Statuses answered for one path (any query string, any method), oldest first."""
         path = urlsplit(path_or_url).path
-        return [record.status for record in self.requests if urlsplit(record.path).path == path]
+        return [record.status for record in self.request_log if urlsplit(record.path).path == path]
 
     # --- used by the request handler ---------------------------------------------------------
 
@@ -285,38 +288,37 @@ class LoopbackChannel:
             self._log.append(RequestRecord(method, path, status))
 
     def _resolve(self, path: str, query: str) -> _Document | None:
+        """What a GET of this path returns when nothing misbehaves; None for 404."""
         with self._lock:
             live = dict(self._live)
         if path == "/feed.rss":
-            body = render_rss(self.channel, _newest_first(live.values()), self.base_url)
-            return _Document("", Resource.FEEDS, "application/rss+xml; charset=utf-8", body)
+            rss = render_rss(self.channel, _newest_first(live.values()), self.base_url)
+            return _Document("", Resource.FEEDS, "application/rss+xml; charset=utf-8", rss)
         if path == "/feeds/videos.xml":
             if parse_qs(query).get("channel_id") != [self.channel.channel_id]:
-                return None
-            episodes = _newest_first(live.values())[:ATOM_FEED_LIMIT]
-            return _Document("", Resource.FEEDS, "text/xml; charset=utf-8", render_atom(self.channel, episodes, self.base_url))
+                return None  # as YouTube answers for a channel it does not know
+            atom = render_atom(self.channel, _newest_first(live.values())[:ATOM_FEED_LIMIT], self.base_url)
+            return _Document("", Resource.FEEDS, "text/xml; charset=utf-8", atom)
         route = _ROUTE.match(path)
         episode = live.get(route["id"]) if route else None
-        if route is None or episode is None:
-            return None
-        if route["kind"] == "watch" and route["rest"] == "":
-            page = render_watch_page(episode)
-            return _Document(episode.video_id, Resource.WATCH, "text/html; charset=utf-8", page, episode.published)
-        if route["kind"] == "media" and route["rest"] == f".{episode.container.value}":
-            body = episode.media_path.read_bytes()
-            return _Document(episode.video_id, Resource.MEDIA, episode.container.mime_type, body, episode.published)
-        if route["kind"] == "captions":
-            for caption in episode.captions:
-                if route["rest"] == f".{caption.language}.{caption.ext}":
-                    body = caption.path.read_bytes()
-                    content_type = _CAPTION_TYPES[caption.ext]
-                    return _Document(episode.video_id, Resource.CAPTIONS, content_type, body, episode.published)
-        return None
+        return _episode_document(episode, route["kind"], route["suffix"]) if route and episode else None
 
 
-_ROUTE = re.compile(r"^/(?P<kind>watch|media|captions)/(?P<id>[A-Za-z0-9_-]+)(?P<rest>(\.[A-Za-z0-9-]+)*)$")
+_ROUTE = re.compile(r"^/(?P<kind>watch|media|captions)/(?P<id>[A-Za-z0-9_-]+)(?P<suffix>(\.[A-Za-z0-9-]+)*)$")
 
 
+def _episode_document(episode: GeneratedEpisode, kind: str, suffix: str) -> _Document | None:
+    def document(resource: Resource, content_type: str, body: bytes) -> _Document:
+        return _Document(episode.video_id, resource, content_type, body, episode.published)
+
+    if kind == "watch" and suffix == "":
+        return document(Resource.WATCH, "text/html; charset=utf-8", render_watch_page(episode))
+    if kind == "media" and suffix == f".{episode.container.value}":
+        return document(Resource.MEDIA, episode.container.mime_type, episode.media_path.read_bytes())
+    for caption in episode.captions if kind == "captions" else ():
+        if suffix == f".{caption.language}.{caption.ext}":
+            return document(Resource.CAPTIONS, _CAPTION_TYPES[caption.ext], caption.path.read_bytes())
+    return None
 def _newest_first(episodes: Iterable[GeneratedEpisode]) -> list[GeneratedEpisode]:
     return sorted(episodes, key=lambda episode: episode.published, reverse=True)
 
@@ -334,7 +336,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, site: LoopbackChannel) -> None:
         self.site = site
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", site.port), _Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -366,67 +368,57 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_document(document, fault, send_body=send_body)
 
-    def _send_error(self, status: int, *, send_body: bool, retry_after_s: int | None = None) -> None:
+    def _send_error(self, status: int, *, send_body: bool, retry_after_s: int = 1) -> None:
         body = f"{status} {self.responses[status][0]}\n".encode()
-        self._start(status, "text/plain; charset=utf-8", len(body))
-        if status == 429 and retry_after_s is not None:
-            self.send_header("Retry-After", str(retry_after_s))
-        self.end_headers()
+        extra = {"Retry-After": str(retry_after_s)} if status == 429 else {}
+        self._send_head(status, "text/plain; charset=utf-8", len(body), extra)
         if send_body:
             self._write(body)
 
     def _send_document(self, document: _Document, fault: Fault | None, *, send_body: bool) -> None:
-        kind = fault.kind if fault else None
-        body = document.body
-        if kind is FaultKind.CORRUPT:
-            body = random.Random(self.path).randbytes(len(body))
-        elif kind is FaultKind.ZERO_LENGTH:
-            body = b""
-        ranged = document.resource is Resource.MEDIA and bool(body)
-        status, content_range = 200, None
-        if ranged:
+        body = _faulty_body(document.body, fault, seed=self.path)
+        extra = {}
+        if document.last_modified:
+            # yt-dlp's generic extractor takes a page's or file's timestamp from this header.
+            extra["Last-Modified"] = email.utils.format_datetime(document.last_modified.astimezone(dt.UTC), usegmt=True)
+        status = 200
+        if document.resource is Resource.MEDIA and body:  # byte ranges for media only, as CDNs do
+            extra["Accept-Ranges"] = "bytes"
             try:
                 span = _byte_range(self.headers.get("Range"), len(body))
             except _Unsatisfiable:
-                self._start(416, document.content_type, 0)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.end_headers()
+                self._send_head(416, document.content_type, 0, {"Content-Range": f"bytes */{len(body)}"})
                 return
             if span is not None:
-                status, content_range = 206, f"bytes {span[0]}-{span[1]}/{len(body)}"
+                status = 206
+                extra["Content-Range"] = f"bytes {span[0]}-{span[1]}/{len(body)}"
                 body = body[span[0] : span[1] + 1]
+        self._send_head(status, document.content_type, len(body), extra)
+        if send_body:
+            self._send_body(body, fault)
 
-        self._start(status, document.content_type, len(body))
-        if ranged:
-            self.send_header("Accept-Ranges", "bytes")
-        if content_range:
-            self.send_header("Content-Range", content_range)
-        if document.last_modified:
-            self.send_header("Last-Modified", email.utils.format_datetime(document.last_modified.astimezone(dt.UTC), usegmt=True))
-        self.end_headers()
-        if not send_body:
-            return
-        if kind is FaultKind.TRUNCATED and fault:
-            self._write(body[: int(len(body) * fault.fraction)])
-        elif kind is FaultKind.SLOW and fault:
-            self._dribble(body, fault)
-        else:
-            self._write(body)
-
-    def _start(self, status: int, content_type: str, length: int) -> None:
+    def _send_head(self, status: int, content_type: str, length: int, extra: Mapping[str, str]) -> None:
         self.server.site._record(self.command, self.path, status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(length))
         self.send_header("Connection", "close")
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
 
-    def _dribble(self, body: bytes, fault: Fault) -> None:
-        size = -(-len(body) // fault.chunks)  # ceiling division: exactly `chunks` pieces at most
-        for offset in range(0, len(body), size):
-            if self.server.site._stopping.wait(fault.stall_s):
-                return  # shutting down: give up the rest of the body
-            if not self._write(body[offset : offset + size]):
-                return
+    def _send_body(self, body: bytes, fault: Fault | None) -> None:
+        if fault is None or fault.kind not in (FaultKind.TRUNCATED, FaultKind.SLOW):
+            self._write(body)
+        elif fault.kind is FaultKind.TRUNCATED:
+            self._write(body[: int(len(body) * fault.fraction)])  # then the connection closes
+        else:
+            size = -(-len(body) // fault.chunks)  # ceiling division: at most `chunks` pieces
+            for offset in range(0, len(body), size):
+                if self.server.site._stopping.wait(fault.stall_s):
+                    return  # shutting down: give up the rest of the body
+                if not self._write(body[offset : offset + size]):
+                    return
 
     def _write(self, data: bytes) -> bool:
         """False when the client has gone, which clients that read only a prefix routinely do."""
@@ -436,6 +428,14 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             return False
         return True
+
+
+def _faulty_body(body: bytes, fault: Fault | None, *, seed: str) -> bytes:
+    if fault is not None and fault.kind is FaultKind.CORRUPT:
+        return random.Random(seed).randbytes(len(body))  # seeded, so a retry sees the same garbage
+    if fault is not None and fault.kind is FaultKind.ZERO_LENGTH:
+        return b""
+    return body
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -495,19 +495,7 @@ def render_watch_page(episode: GeneratedEpisode) -> bytes:
 def render_rss(channel: Channel, episodes: Iterable[GeneratedEpisode], base_url: str) -> bytes:
     """RSS 2.0 with iTunes tags, as podcast hosts publish it: the guid is the video id, the link the
     watch page and the enclosure the media file."""
-    items = "".join(
-        f"""
-    <item>
-      <title>{escape(e.title)}</title>
-      <link>{escape(f"{base_url}/watch/{e.video_id}")}</link>
-      <guid isPermaLink="false">{escape(e.video_id)}</guid>
-      <pubDate>{email.utils.format_datetime(e.published.astimezone(dt.UTC), usegmt=True)}</pubDate>
-      <description>{escape(e.spec.description)}</description>
-      <enclosure url={quoteattr(base_url + _media_path(e))} type="{e.container.mime_type}" length="{e.media_path.stat().st_size}"/>
-      <itunes:duration>{_clock(e.duration)}</itunes:duration>
-    </item>"""
-        for e in episodes
-    )
+    items = "".join(_rss_item(episode, base_url) for episode in episodes)
     document = f"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:atom="http://www.w3.org/2005/Atom">
   <channel>
@@ -523,50 +511,72 @@ def render_rss(channel: Channel, episodes: Iterable[GeneratedEpisode], base_url:
     return document.encode()
 
 
+def _rss_item(episode: GeneratedEpisode, base_url: str) -> str:
+    media_url = quoteattr(base_url + _media_path(episode))
+    size = episode.media_path.stat().st_size
+    return f"""
+    <item>
+      <title>{escape(episode.title)}</title>
+      <link>{escape(f"{base_url}/watch/{episode.video_id}")}</link>
+      <guid isPermaLink="false">{episode.video_id}</guid>
+      <pubDate>{email.utils.format_datetime(episode.published.astimezone(dt.UTC), usegmt=True)}</pubDate>
+      <description>{escape(episode.spec.description)}</description>
+      <enclosure url={media_url} type="{episode.container.mime_type}" length="{size}"/>
+      <itunes:duration>{_clock(episode.duration)}</itunes:duration>
+    </item>"""
+
+
 def render_atom(channel: Channel, episodes: Sequence[GeneratedEpisode], base_url: str) -> bytes:
     """YouTube's channel feed, element for element. As on YouTube, the feed-level <id> and
     <yt:channelId> drop the channel id's "UC" prefix while each entry's <yt:channelId> keeps it.
     Links point at the loopback watch pages instead of youtube.com, and <media:content> at the media
     file instead of YouTube's long-dead Flash player URL."""
     bare_id = channel.channel_id.removeprefix("UC")
-    channel_url = escape(f"{base_url}/channel/{channel.channel_id}")
-    author = f"<author>\n   <name>{escape(channel.title)}</name>\n   <uri>{channel_url}</uri>\n  </author>"
+    author = _atom_author(channel, base_url)
     # YouTube dates the feed by the channel's creation; the oldest episode stands in for it.
     published = f"\n <published>{_rfc3339(min(e.published for e in episodes))}</published>" if episodes else ""
-    entries = "".join(
-        f"""
+    entries = "".join(_atom_entry(channel, episode, base_url) for episode in episodes)
+    feed_url = quoteattr(f"{base_url}/feeds/videos.xml?channel_id={channel.channel_id}")
+    document = f"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" xmlns:media="http://search.yahoo.com/mrss/" xmlns="http://www.w3.org/2005/Atom">
+ <link rel="self" href={feed_url}/>
+ <id>yt:channel:{bare_id}</id>
+ <yt:channelId>{bare_id}</yt:channelId>
+ <title>{escape(channel.title)}</title>
+ <link rel="alternate" href={quoteattr(f"{base_url}/channel/{channel.channel_id}")}/>
+ {author}{published}{entries}
+</feed>
+"""
+    return document.encode()
+
+
+def _atom_author(channel: Channel, base_url: str) -> str:
+    uri = escape(f"{base_url}/channel/{channel.channel_id}")
+    return f"<author>\n   <name>{escape(channel.title)}</name>\n   <uri>{uri}</uri>\n  </author>"
+
+
+def _atom_entry(channel: Channel, episode: GeneratedEpisode, base_url: str) -> str:
+    media_url = quoteattr(base_url + _media_path(episode))
+    return f"""
  <entry>
-  <id>yt:video:{e.video_id}</id>
-  <yt:videoId>{e.video_id}</yt:videoId>
+  <id>yt:video:{episode.video_id}</id>
+  <yt:videoId>{episode.video_id}</yt:videoId>
   <yt:channelId>{channel.channel_id}</yt:channelId>
-  <title>{escape(e.title)}</title>
-  <link rel="alternate" href={quoteattr(f"{base_url}/watch/{e.video_id}")}/>
-  {author}
-  <published>{_rfc3339(e.published)}</published>
-  <updated>{_rfc3339(e.published)}</updated>
+  <title>{escape(episode.title)}</title>
+  <link rel="alternate" href={quoteattr(f"{base_url}/watch/{episode.video_id}")}/>
+  {_atom_author(channel, base_url)}
+  <published>{_rfc3339(episode.published)}</published>
+  <updated>{_rfc3339(episode.published)}</updated>
   <media:group>
-   <media:title>{escape(e.title)}</media:title>
-   <media:content url={quoteattr(base_url + _media_path(e))} type="{e.container.mime_type}" width="64" height="64"/>
-   <media:description>{escape(e.spec.description)}</media:description>
+   <media:title>{escape(episode.title)}</media:title>
+   <media:content url={media_url} type="{episode.container.mime_type}" width="64" height="64"/>
+   <media:description>{escape(episode.spec.description)}</media:description>
    <media:community>
     <media:starRating count="0" average="0.00" min="1" max="5"/>
     <media:statistics views="0"/>
    </media:community>
   </media:group>
  </entry>"""
-        for e in episodes
-    )
-    document = f"""<?xml version="1.0" encoding="UTF-8"?>
-<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" xmlns:media="http://search.yahoo.com/mrss/" xmlns="http://www.w3.org/2005/Atom">
- <link rel="self" href={quoteattr(f"{base_url}/feeds/videos.xml?channel_id={channel.channel_id}")}/>
- <id>yt:channel:{bare_id}</id>
- <yt:channelId>{bare_id}</yt:channelId>
- <title>{escape(channel.title)}</title>
- <link rel="alternate" href="{channel_url}"/>
- {author}{published}{entries}
-</feed>
-"""
-    return document.encode()
 
 
 def _rfc3339(moment: dt.datetime) -> str:

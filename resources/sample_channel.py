@@ -29,8 +29,8 @@ from typing import Any, Final
 import numpy as np
 import soundfile as sf
 
-# Voices chosen to be told apart easily, by ear and by a speaker-embedding model: a US male,
-# a British female (higher pitch, other accent) and a Scottish male with a different timbre.
+# Voices that differ in accent, pitch and timbre, so that speakers are easy to tell apart:
+# a US male, a British female and a Scottish male.
 HOST: Final = "en-us"
 GUEST: Final = "en-gb+f3"
 EXPERT: Final = "en-gb-scotland+m3"
@@ -39,7 +39,7 @@ DEFAULT_CHANNEL_ID: Final = "UCyt1ngestSampleChannel0"
 DEFAULT_CHANNEL_TITLE: Final = "ytingest Sample Channel"
 
 SAMPLE_RATE: Final = 22050  # espeak-ng's native rate; resampling would only blur the ground truth
-GAP_S: Final = 0.4  # silence between utterances, long enough for any VAD to split on
+GAP_S: Final = 0.4  # silence between utterances: a clear pause at every change of turn
 MANIFEST_NAME: Final = "manifest.json"
 
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -316,7 +316,7 @@ def _run(command: list[str], stdin: bytes) -> None:
 
 # --- captions ----------------------------------------------------------------------------------
 
-CaptionWriter = Callable[[tuple[Utterance, ...], str, float], str]
+_CaptionWriter = Callable[[tuple[Utterance, ...], str, float], str]
 
 
 def _write_captions(
@@ -367,7 +367,8 @@ def _auto_vtt(utterances: tuple[Utterance, ...], language: str, duration: float)
     for utterance in utterances:
         words = _asr_words(utterance)
         rolling = words[0][0] + "".join(f"<{vtt_timestamp(onset)}><c> {word}</c>" for word, onset in words[1:])
-        blocks.append(f"{vtt_timestamp(utterance.start)} --> {vtt_timestamp(utterance.end)}{position}\n{previous}\n{rolling}")
+        timing = f"{vtt_timestamp(utterance.start)} --> {vtt_timestamp(utterance.end)}{position}"
+        blocks.append(f"{timing}\n{previous}\n{rolling}")
         line = " ".join(word for word, _ in words)
         settle = f"{vtt_timestamp(utterance.end)} --> {vtt_timestamp(utterance.end + 0.01)}{position}"
         blocks.append(f"{settle}\n{line}\n ")
@@ -385,7 +386,8 @@ def _auto_json3(utterances: tuple[Utterance, ...], language: str, duration: floa
         start_ms, end_ms = round(utterance.start * 1000), round(utterance.end * 1000)
         words = _asr_words(utterance)
         segs = [{"utf8": words[0][0], "acAsrConf": 0}] + [
-            {"utf8": f" {word}", "tOffsetMs": round(onset * 1000) - start_ms, "acAsrConf": 0} for word, onset in words[1:]
+            {"utf8": f" {word}", "tOffsetMs": round(onset * 1000) - start_ms, "acAsrConf": 0}
+            for word, onset in words[1:]
         ]
         events.append({"tStartMs": start_ms, "dDurationMs": end_ms - start_ms, "wWinId": 1, "segs": segs})
         events.append({"tStartMs": end_ms, "dDurationMs": 10, "wWinId": 1, "aAppend": 1, "segs": [{"utf8": "\n"}]})
@@ -411,7 +413,7 @@ def _malformed_vtt(utterances: tuple[Utterance, ...], language: str, duration: f
     )
 
 
-_CAPTION_WRITERS: Final[dict[Captions, list[tuple[str, CaptionWriter]]]] = {
+_CAPTION_WRITERS: Final[dict[Captions, list[tuple[str, _CaptionWriter]]]] = {
     Captions.NONE: [],
     Captions.MANUAL: [("vtt", _manual_vtt)],
     # json3 first, vtt last: the order YouTube lists them, so yt-dlp's "best" pick is the same.
@@ -548,7 +550,9 @@ def edge_episodes(now: dt.datetime | None = None) -> list[Episode]:
     return [
         silent_episode(SILENT_ID, seconds=4.0, published=hours_ago(5)),
         quick_episode(BAD_CAPTIONS_ID, captions=Captions.MALFORMED, published=hours_ago(4)),
-        quick_episode(TWO_LANGUAGES_ID, captions=Captions.MANUAL, caption_languages=("en", "de"), published=hours_ago(3)),
+        quick_episode(
+            TWO_LANGUAGES_ID, captions=Captions.MANUAL, caption_languages=("en", "de"), published=hours_ago(3)
+        ),
         quick_episode(AUTO_CAPTIONS_ID, captions=Captions.AUTO, container=Container.WEBM, published=hours_ago(2)),
         quick_episode(LATE_ID, captions=Captions.MANUAL, published=hours_ago(1)),
     ]
@@ -562,7 +566,7 @@ def quick_episode(
     captions: Captions = Captions.NONE,
     caption_languages: Sequence[str] = ("en",),
 ) -> Episode:
-    """A two-voice, five-second episode: the cheapest real content for fault and sensor tests."""
+    """A two-voice episode a few seconds long: the cheapest real content for fault and sensor tests."""
     return Episode(
         video_id=video_id,
         title=f"Quick episode {video_id}",

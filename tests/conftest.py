@@ -30,7 +30,7 @@ os.environ.update(
     }
 )
 
-pytest_plugins = ["tests.fixtures_models"]
+pytest_plugins = ["tests.fixtures_media", "tests.fixtures_models"]
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +63,13 @@ def archive(database_url, instance):
     import psycopg
 
     from ingest_assets.partitions import CHANNELS
+    from resources.instance import configure_pools
+    from resources.settings import get_settings
 
     with psycopg.connect(database_url) as conn:
         conn.execute(f"TRUNCATE {', '.join(APP_TABLES)} CASCADE")
     instance.wipe()
+    configure_pools(instance, get_settings())  # wipe() drops pool limits too
     for key in instance.get_dynamic_partitions(CHANNELS.name):
         instance.delete_dynamic_partition(CHANNELS.name, key)
     shutil.rmtree(_ROOT / "data" / "audio", ignore_errors=True)

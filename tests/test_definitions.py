@@ -29,7 +29,7 @@ def test_assets_job_sensor_and_partitions_present():
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
     assert {"videos", "audio"} <= keys
     assert "new_videos" in {s.name for s in repo.sensor_defs}
-    job = defs.get_job_def("ingest")
+    job = defs.resolve_job_def("ingest")
     partitions = job.partitions_def
     assert isinstance(partitions, dg.MultiPartitionsDefinition)
     assert {d.name for d in partitions.partitions_defs} == {"channel", "date"}
