@@ -84,7 +84,8 @@ def _poll(media: MediaSource, row: catalog.ChannelRow) -> list[tuple[str, dt.dat
     """(source id, publication time) of the channel's newest entries."""
     feed_url = row.feed_url or (youtube_feed_url(row.youtube_channel_id) if row.youtube_channel_id else None)
     if feed_url:
-        return [(e.source_id, e.published) for e in parse_feed(media.fetch(feed_url)).entries]
+        # No retries inside a tick: the next tick is the retry, and a dead feed must not stall the others.
+        return [(e.source_id, e.published) for e in parse_feed(media.fetch(feed_url, retries=0)).entries]
     listing = media.list_channel(row.spec(), limit=POLL_LIMIT)
     return [(v.source_id, v.published) for v in listing.videos]
 

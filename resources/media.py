@@ -198,7 +198,8 @@ class MediaSource(dg.ConfigurableResource):
         params.update(extra)
         return params
 
-    def _with_retries(self, what: str, func, *args):
+    def _with_retries(self, what: str, func, *args, retries: int | None = None):
+        retries = self._retries() if retries is None else retries
         attempt = 0
         while True:
             attempt += 1
@@ -206,7 +207,7 @@ class MediaSource(dg.ConfigurableResource):
                 return func(*args), attempt
             except Exception as exc:  # noqa: BLE001 - every failure is classified below
                 error = classify(exc)
-                if not error.transient or attempt > self._retries():
+                if not error.transient or attempt > retries:
                     if error.transient:
                         error = MediaError(f"{error.reason} (gave up after {attempt} attempts)", transient=True)
                     raise error from None
@@ -215,7 +216,7 @@ class MediaSource(dg.ConfigurableResource):
                 time.sleep(delay)
 
     # --- listing -----------------------------------------------------------------------
-    def fetch(self, url: str) -> bytes:
+    def fetch(self, url: str, retries: int | None = None) -> bytes:
         """GET a URL through yt-dlp's networking (its cookies, headers and proxy settings), with retries."""
         import yt_dlp
 
@@ -224,7 +225,7 @@ class MediaSource(dg.ConfigurableResource):
                 with ydl.urlopen(url) as response:
                     return response.read()
 
-        data, _ = self._with_retries(f"fetch {url}", get)
+        data, _ = self._with_retries(f"fetch {url}", get, retries=retries)
         return data
 
     def list_channel(self, spec: ChannelSpec, limit: int | None = None) -> Listing:
