@@ -189,22 +189,36 @@ def record_audio(conn: psycopg.Connection, video_id: str, audio: DownloadedAudio
 
 
 def record_step(
-    conn: psycopg.Connection, video_id: str, asset: str, status: str, reason: str | None, run_id: str | None
+    conn: psycopg.Connection,
+    video_id: str,
+    asset: str,
+    status: str,
+    reason: str | None,
+    run_id: str | None,
+    version: str | None = None,
 ) -> None:
     """The latest outcome of `asset` for a video; attempts counts every try."""
     conn.execute(
         """
-        INSERT INTO video_steps (video_id, asset, status, reason, run_id) VALUES (%s, %s, %s, %s, %s)
+        INSERT INTO video_steps (video_id, asset, status, reason, run_id, version) VALUES (%s, %s, %s, %s, %s, %s)
         ON CONFLICT (video_id, asset) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
-            run_id = EXCLUDED.run_id, attempts = video_steps.attempts + 1, updated_at = now()
+            run_id = EXCLUDED.run_id, version = EXCLUDED.version, attempts = video_steps.attempts + 1,
+            updated_at = now()
         """,
-        (video_id, asset, status, reason, run_id),
+        (video_id, asset, status, reason, run_id, version),
     )
 
 
-def step_statuses(conn: psycopg.Connection, asset: str, video_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+@dataclass(frozen=True)
+class StepStatus:
+    status: str
+    reason: str | None
+    version: str | None
+
+
+def step_statuses(conn: psycopg.Connection, asset: str, video_ids: list[str]) -> dict[str, StepStatus]:
     rows = conn.execute(
-        "SELECT video_id, status, reason FROM video_steps WHERE asset = %s AND video_id = ANY(%s)",
+        "SELECT video_id, status, reason, version FROM video_steps WHERE asset = %s AND video_id = ANY(%s)",
         (asset, video_ids),
     ).fetchall()
-    return {row[0]: (row[1], row[2]) for row in rows}
+    return {row[0]: StepStatus(row[1], row[2], row[3]) for row in rows}

@@ -85,6 +85,19 @@ class Settings(BaseSettings):
     diarization_device: Device = Field("auto", description="Device for pyannote")
     voice_model: str | None = Field(None, description="SpeechBrain ECAPA model name or directory")
     voice_device: Device = Field("auto", description="Device for SpeechBrain")
+    whisper_word_timestamps: bool = Field(True, description="Word-level timestamps from ASR")
+    whisper_temperature: float | None = Field(
+        None, ge=0, le=1, description="Decoding temperature; unset = faster-whisper's fallback schedule 0..1"
+    )
+    min_speakers: int | None = Field(None, ge=1, le=64, description="Fewest speakers pyannote may find")
+    max_speakers: int | None = Field(None, ge=1, le=64, description="Most speakers pyannote may find")
+    voice_max_seconds: float = Field(30.0, gt=0, le=600, description="Speech per speaker fed to ECAPA")
+    speaker_match_threshold: float = Field(
+        0.7, ge=-1, le=1, description="Cosine similarity above which voices in two videos are one speaker"
+    )
+    chunk_tokens: int = Field(200, ge=16, le=8192, description="Tokens per text chunk (capped by the model)")
+    chunk_overlap_tokens: int = Field(32, ge=0, le=4096, description="Tokens shared by consecutive chunks")
+    halfvec_index: bool = Field(False, description="Index chunk vectors as halfvec (half the index size)")
     vram_budget_fraction: float = Field(0.8, gt=0, le=1, description="Share of GPU memory a step may use")
     cpu_fallback: bool = Field(True, description="Fall back to CPU after GPU out-of-memory")
 
@@ -105,6 +118,16 @@ class Settings(BaseSettings):
             if not code.replace("-", "").replace("_", "").isalnum() or len(code) > 16:
                 raise ValueError(f"language codes like en or pt-BR, got {code!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> Settings:
+        if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
+            raise ValueError(f"MIN_SPEAKERS ({self.min_speakers}) is above MAX_SPEAKERS ({self.max_speakers})")
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError(
+                f"CHUNK_OVERLAP_TOKENS ({self.chunk_overlap_tokens}) must be below CHUNK_TOKENS ({self.chunk_tokens})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -140,7 +163,8 @@ def _format_error(exc: ValidationError) -> str:
     for err in exc.errors():
         name = _env_name(err["loc"])
         message = err["msg"].removeprefix("Value error, ")
-        got = "" if name.lower() in SECRET_FIELDS else f" (got {err.get('input')!r})"
+        # A whole-model error's input is every setting, secrets included: never echo it.
+        got = "" if not err["loc"] or name.lower() in SECRET_FIELDS else f" (got {err.get('input')!r})"
         lines.append(f"{name}: {message}{got}")
     return "invalid settings:\n  " + "\n  ".join(lines)
 

@@ -30,7 +30,7 @@ os.environ.update(
     }
 )
 
-pytest_plugins = ["tests.fixtures_media", "tests.fixtures_models"]
+pytest_plugins = ["tests.fixtures_media", "tests.fixtures_models", "tests.fixtures_pipeline"]
 
 
 @pytest.fixture(scope="session")

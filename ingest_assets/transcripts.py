@@ -1,0 +1,80 @@
+"""Asset `transcripts`: each video's timestamped text, from its captions or from faster-whisper."""
+
+import dagster as dg
+
+from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
+from ingest_assets.transcription import CaptionFile, FetchedTranscript, TranscriptFetcher, speech_seconds
+from ingest_assets.video_steps import VideoFailed, plan, run_video
+from resources import transcript_store
+from resources.media import wav_duration
+from resources.models import WhisperResource
+from resources.postgres import PostgresResource
+from resources.settings import get_settings
+
+ASSET = "transcripts"
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    backfill_policy=BACKFILL_POLICY,
+    deps=["audio"],
+    pool="gpu",
+    group_name="ml",
+    kinds={"whisper", "postgres"},
+)
+def transcripts(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, whisper: WhisperResource
+) -> dg.MaterializeResult:
+    """Segments with start, end, text, source (captions or asr), model and language; words where timed.
+
+    Manual captions before automatic ones, in CAPTION_LANGUAGES order; faster-whisper (loaded only if a
+    video needs it) when there are none or they are empty or malformed.
+    """
+    settings = get_settings()
+    fetcher = TranscriptFetcher(settings.caption_languages)
+    sources = {"captions": 0, "asr": 0}
+    audio_seconds = 0.0
+    with whisper.session(context) as asr:
+        version = f"{asr.plan.name}|{','.join(settings.caption_languages)}|words={settings.whisper_word_timestamps}"
+        work = plan(context, postgres, ASSET, ("audio",), version)
+        for video in work.todo:
+
+            def compute(video_id=video.video_id) -> FetchedTranscript:
+                with postgres.connect() as conn:
+                    path = transcript_store.audio_path(conn, video_id)
+                    captions = [CaptionFile(*row) for row in transcript_store.caption_files(conn, video_id)]
+                if not path.exists():
+                    raise VideoFailed(f"audio file {path.name} is missing; re-materialise audio")
+                duration = wav_duration(path)
+                speech = speech_seconds(path, fetcher.preprocessing_config)
+                found = fetcher.from_captions(captions)
+                if found is not None:
+                    segments, caption = found
+                    return FetchedTranscript(segments, "captions", caption.language, None, caption.kind, speech, duration)
+                if speech == 0:
+                    return FetchedTranscript([], "asr", None, asr.plan.name, None, 0.0, duration)
+                segments, language = fetcher.from_asr(
+                    asr, path, settings.whisper_word_timestamps, settings.whisper_temperature
+                )
+                return FetchedTranscript(segments, "asr", language, asr.plan.name, None, speech, duration)
+
+            def write(conn, result: FetchedTranscript, video_id=video.video_id) -> None:
+                transcript_store.replace_transcript(
+                    conn, video_id, result.segments, source=result.source, caption_kind=result.caption_kind,
+                    language=result.language, model=result.model, audio_seconds=result.audio_seconds,
+                    speech_seconds=result.speech_seconds,
+                )  # fmt: skip
+
+            result = run_video(context, postgres, work.report, video.video_id, version, compute, write)
+            if result is not None:
+                sources[result.source] += 1
+                audio_seconds += result.audio_seconds
+    return dg.MaterializeResult(
+        metadata={
+            **work.report.metadata(),
+            "from_captions": sources["captions"],
+            "from_asr": sources["asr"],
+            "audio_hours": round(audio_seconds / 3600, 4),
+            **asr.metadata(),
+        }
+    )

@@ -1,0 +1,126 @@
+"""How a per-video asset walks its partition: which videos to do, which are done, which to skip because
+an upstream step failed, and what to record for each. Failures stay per video; the step goes on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import dagster as dg
+import psycopg
+
+from ingest_assets.partitions import dates_by_channel
+from resources import catalog
+from resources.postgres import PostgresResource
+
+T = TypeVar("T")
+
+
+class VideoFailed(Exception):
+    """Raised inside a video's block: that video is recorded as failed with this reason."""
+
+
+@dataclass
+class StepReport:
+    asset: str
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "videos_done": self.counts["succeeded"],
+            "videos_already_done": self.counts["already_done"],
+            "videos_skipped": len(self.skipped),
+            "videos_failed": len(self.failures),
+            "failures": dg.MetadataValue.json(self.failures),
+            "skipped": dg.MetadataValue.json(self.skipped),
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    todo: list[catalog.VideoRow]
+    report: StepReport
+
+
+def partition_videos(context: dg.AssetExecutionContext, postgres: PostgresResource) -> list[catalog.VideoRow]:
+    """The videos of every (channel, date) partition in this run, each once."""
+    seen: dict[str, catalog.VideoRow] = {}
+    with postgres.connect() as conn:
+        for channel_key, dates in dates_by_channel(context.partition_keys).items():
+            for video in catalog.videos_in_partition(conn, channel_key, dates):
+                seen.setdefault(video.video_id, video)
+    return list(seen.values())
+
+
+def plan(
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    asset: str,
+    upstream: tuple[str, ...],
+    version: str,
+) -> Plan:
+    """Split the partition's videos into to-do, already done (same version) and skipped (upstream not done)."""
+    videos = partition_videos(context, postgres)
+    report = StepReport(asset)
+    ids = [v.video_id for v in videos]
+    todo = []
+    with postgres.connect() as conn:
+        own = catalog.step_statuses(conn, asset, ids)
+        above = {name: catalog.step_statuses(conn, name, ids) for name in upstream}
+        for video in videos:
+            blocker = _blocker(video.video_id, above)
+            if blocker is not None:
+                report.skipped[video.video_id] = blocker
+                catalog.record_step(conn, video.video_id, asset, "skipped", blocker, context.run_id, version)
+                continue
+            mine = own.get(video.video_id)
+            if mine is not None and mine.status == "succeeded" and mine.version == version:
+                report.counts["already_done"] += 1
+                continue
+            todo.append(video)
+    for video_id, reason in report.skipped.items():
+        context.log.info(f"{video_id}: skipped, {reason}")
+    return Plan(todo, report)
+
+
+def _blocker(video_id: str, above: dict[str, dict[str, catalog.StepStatus]]) -> str | None:
+    for name, statuses in above.items():
+        status = statuses.get(video_id)
+        if status is None:
+            return f"upstream {name} has not run for it"
+        if status.status != "succeeded":
+            return f"upstream {name} {status.status}: {status.reason}"
+    return None
+
+
+def run_video(
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    report: StepReport,
+    video_id: str,
+    version: str,
+    compute: Callable[[], T],
+    write: Callable[[psycopg.Connection, T], None],
+) -> T | None:
+    """One video: `compute` outside any transaction (inference can take minutes), then `write` and the
+    step's outcome in one transaction. A VideoFailed or model error fails this video only."""
+    from resources.models.errors import ModelError
+
+    try:
+        result = compute()
+        with postgres.connect() as conn:
+            write(conn, result)
+            catalog.record_step(conn, video_id, report.asset, "succeeded", None, context.run_id, version)
+    except (VideoFailed, ModelError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        report.failures[video_id] = reason
+        context.log.warning(f"{video_id}: {report.asset} failed: {reason}")
+        with postgres.connect() as conn:
+            catalog.record_step(conn, video_id, report.asset, "failed", reason, context.run_id, version)
+        return None
+    report.counts["succeeded"] += 1
+    return result
