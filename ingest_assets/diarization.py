@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ingest_assets.checks import DIARIZATION_CHECKS, diarization_checks
 from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
 from ingest_assets.speakers import assign_speakers
 from ingest_assets.video_steps import VideoFailed, plan, run_video
@@ -18,6 +19,7 @@ ASSET = "diarization"
     backfill_policy=BACKFILL_POLICY,
     deps=["audio", "transcripts"],
     pool="gpu",
+    check_specs=DIARIZATION_CHECKS,
     group_name="ml",
     kinds={"pytorch", "postgres"},
 )
@@ -59,6 +61,9 @@ def diarization(
             result = run_video(context, postgres, work.report, video.video_id, version, compute, write)
             if result is not None:
                 speakers_found += len(result.speakers)
+    with postgres.connect() as conn:
+        check_results = diarization_checks(conn, work.video_ids)
     return dg.MaterializeResult(
+        check_results=check_results,
         metadata={**work.report.metadata(), "speakers_found": speakers_found, **session.metadata()}
     )

@@ -4,6 +4,7 @@ import dagster as dg
 import numpy as np
 
 from ingest_assets.chunking import Chunk, chunk_transcript
+from ingest_assets.checks import TEXT_CHECKS, text_checks
 from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
 from ingest_assets.video_steps import VideoFailed, plan, run_video
 from resources import transcript_store
@@ -21,6 +22,7 @@ SPECIAL_TOKENS = 2  # [CLS] and [SEP] (or the model's equivalents) take two of t
     backfill_policy=BACKFILL_POLICY,
     deps=["transcripts", "diarization"],
     pool="gpu",
+    check_specs=TEXT_CHECKS,
     group_name="ml",
     kinds={"pytorch", "pgvector"},
 )
@@ -61,6 +63,9 @@ def text_embeddings(
                 chunks_written += replace_chunks(conn, video_id, model_name, rows, vectors)
 
             run_video(context, postgres, work.report, video.video_id, version, compute, write)
+    with postgres.connect() as conn:
+        check_results = text_checks(conn, work.video_ids, model_name)
     return dg.MaterializeResult(
+        check_results=check_results,
         metadata={**work.report.metadata(), "chunks_written": chunks_written, "embedding_model": model_name, **session.metadata()}
     )

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ingest_assets.checks import TRANSCRIPT_CHECKS, transcript_checks
 from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
 from ingest_assets.transcription import CaptionFile, FetchedTranscript, TranscriptFetcher, speech_seconds
 from ingest_assets.video_steps import VideoFailed, plan, run_video
@@ -19,6 +20,7 @@ ASSET = "transcripts"
     backfill_policy=BACKFILL_POLICY,
     deps=["audio"],
     pool="gpu",
+    check_specs=TRANSCRIPT_CHECKS,
     group_name="ml",
     kinds={"whisper", "postgres"},
 )
@@ -69,7 +71,10 @@ def transcripts(
             if result is not None:
                 sources[result.source] += 1
                 audio_seconds += result.audio_seconds
+    with postgres.connect() as conn:
+        check_results = transcript_checks(conn, work.video_ids)
     return dg.MaterializeResult(
+        check_results=check_results,
         metadata={
             **work.report.metadata(),
             "from_captions": sources["captions"],

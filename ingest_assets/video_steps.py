@@ -44,6 +44,7 @@ class StepReport:
 class Plan:
     todo: list[catalog.VideoRow]
     report: StepReport
+    video_ids: list[str]  # every video of the run's partitions, for the asset checks
 
 
 def partition_videos(context: dg.AssetExecutionContext, postgres: PostgresResource) -> list[catalog.VideoRow]:
@@ -84,7 +85,7 @@ def plan(
             todo.append(video)
     for video_id, reason in report.skipped.items():
         context.log.info(f"{video_id}: skipped, {reason}")
-    return Plan(todo, report)
+    return Plan(todo, report, ids)
 
 
 def _blocker(video_id: str, above: dict[str, dict[str, catalog.StepStatus]]) -> str | None:

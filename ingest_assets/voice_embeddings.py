@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 
+from ingest_assets.checks import VOICE_CHECKS, voice_checks
 from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
 from ingest_assets.video_steps import VideoFailed, plan, run_video
 from resources import transcript_store
@@ -49,6 +50,7 @@ def speaker_clips(
     backfill_policy=BACKFILL_POLICY,
     deps=["diarization"],
     pool="gpu",
+    check_specs=VOICE_CHECKS,
     group_name="ml",
     kinds={"pytorch", "postgres"},
 )
@@ -97,7 +99,10 @@ def voice_embeddings(
                 linked += sum(not m.created for m in matches)
 
             run_video(context, postgres, work.report, video.video_id, version, compute, write)
+    with postgres.connect() as conn:
+        check_results = voice_checks(conn, work.video_ids)
     return dg.MaterializeResult(
+        check_results=check_results,
         metadata={
             **work.report.metadata(),
             "voices_linked_to_known_speakers": linked,

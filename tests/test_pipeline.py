@@ -77,11 +77,39 @@ def test_whole_graph_for_a_partition(archive, instance, channel, smoke_model_set
         key, _ = register_channel(site.rss_url, key="graph")
         result = _run(instance, key)
         assert result.success
+        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert len(evaluations) == 5
+        # The smoke Whisper is random weights: its text cannot cover the speech, and the check says so.
+        coverage = evaluations.pop("covers_detected_speech")
+        assert [f["video_id"] for f in coverage.metadata["failing"].value] in ([], [ids_of(archive)["twoVoices03"]])
+        assert all(e.passed for e in evaluations.values()), evaluations
         _check_archive(archive, channel)
+        _checks_catch_damage(archive, ids_of(archive))
         # A second run changes nothing: every video is already done.
         before = _query(archive, "SELECT chunk_id FROM chunks ORDER BY chunk_id")
         assert _run(instance, key).success
         assert _query(archive, "SELECT chunk_id FROM chunks ORDER BY chunk_id") == before
+
+
+def ids_of(url) -> dict[str, str]:
+    return {row[0]: row[1] for row in _query(url, "SELECT source_id, video_id FROM videos")}
+
+
+def _checks_catch_damage(url, ids):
+    from ingest_assets import checks
+
+    video_ids = list(ids.values())
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE transcript_segments SET speaker = NULL WHERE video_id = %s", (ids["autoCaps002"],))
+        conn.execute("DELETE FROM transcript_segments WHERE video_id = %s", (ids["manualCaps1"],))
+        conn.execute("UPDATE voice_embeddings SET speaker_id = NULL WHERE video_id = %s", (ids["autoCaps002"],))
+        conn.execute("DELETE FROM chunks WHERE video_id = %s", (ids["autoCaps002"],))
+        model = conn.execute("SELECT model FROM embedding_models").fetchone()[0]
+        assert not checks.diarization_checks(conn, video_ids)[0].passed
+        assert not checks.transcript_checks(conn, video_ids)[0].passed
+        assert not checks.voice_checks(conn, video_ids)[0].passed
+        assert not checks.text_checks(conn, video_ids, model)[0].passed
+        conn.rollback()
 
 
 def _check_archive(archive, channel):
