@@ -11,7 +11,7 @@ from ingest_assets.transcripts import transcripts
 from ingest_assets.videos import videos
 from ingest_assets.voice_embeddings import voice_embeddings
 from resources.media import MediaSource
-from resources.models import DiarizationResource, TextEncoderResource, VoiceEncoderResource, WhisperResource
+from resources.models import PRELOAD_MODULES, DiarizationResource, TextEncoderResource, VoiceEncoderResource, WhisperResource
 from resources.postgres import PostgresResource
 
 # Every step runs in its own process, so a GPU step's model memory goes back when the process exits.
@@ -20,14 +20,7 @@ executor = dg.multiprocess_executor.configured(
     {
         "start_method": {
             "forkserver": {
-                "preload_modules": [
-                    "definitions",
-                    "torch",
-                    "faster_whisper",
-                    "pyannote.audio",
-                    "speechbrain.inference.speaker",
-                    "sentence_transformers",
-                ]
+                "preload_modules": ["definitions", *PRELOAD_MODULES]
             }
         }
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -90,10 +91,33 @@ def _dev(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
 
 
+def _ingest(args: argparse.Namespace) -> int:
+    from ingest_assets.ingest import print_report, run_ingest
+    from resources.catalog import ChannelConflict
+    from resources.media import MediaError
+
+    try:
+        report = run_ingest(args.urls, args.limit, args.since, args.until, args.json)
+    except (InvalidChannel, ChannelConflict, MediaError) as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(report.as_json())
+    else:
+        print_report(report)
+    return 0 if report.passed else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ingest_assets.demo import run_demo
 
     return run_demo(work_dir=Path(args.work_dir) if args.work_dir else None, port=args.port)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,10 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=_dev)
 
+    ingest = commands.add_parser("ingest", help="ingest channels end to end and report (the seed's verification run)")
+    ingest.add_argument("urls", nargs="+", metavar="URL")
+    ingest.add_argument("--limit", type=_positive, help="the N newest videos (across the channels)")
+    ingest.add_argument("--since", type=dt.date.fromisoformat, help="first publication date, YYYY-MM-DD")
+    ingest.add_argument("--until", type=dt.date.fromisoformat, help="last publication date, YYYY-MM-DD")
+    ingest.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    ingest.set_defaults(func=_ingest)
+
     demo = commands.add_parser("demo", help="ingest a generated sample channel served on loopback")
     demo.add_argument("--work-dir", help="where the sample channel is generated (default: DATA_DIR/demo)")
     demo.add_argument("--port", type=int, default=8765, help="loopback port serving the sample channel")
     demo.set_defaults(func=_demo)
+
+    from resources.models.cli import add_models_commands
+
+    add_models_commands(commands)
     return parser
 
 

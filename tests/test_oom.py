@@ -106,6 +106,8 @@ def test_whisper_ctranslate2_oom_fake_gpu_halves_to_1_then_falls_back_to_cpu(
     assert transcript.device == "cpu" and transcript.batch_size == 8 and again.device == "cpu"
     metadata = asr.metadata()
     assert metadata["whisper/device"] == "cpu"
+    # The fake 16 GiB device chose gpu-large's int8_float16, which the CPU cannot run.
+    assert (metadata["whisper/profile"], metadata["whisper/compute_type"]) == ("gpu-large", "int8")
     assert "out of memory on cuda at batch size 1 -> cpu" in str(metadata["whisper/choice"])
     assert (
         metadata["whisper/oom_errors"],

@@ -21,6 +21,7 @@ from resources.models.errors import ModelConfigError, ModelOutOfMemory
 from resources.models.locate import ModelSource, hub_repository, locate
 from resources.models.oom import Logger
 from resources.models.session import ModelSession, settings_with, step_logger
+from resources.models.telemetry import MetadataValue
 from resources.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ class Transcript:
 class _Whisper:
     model: WhisperModel
     pipeline: BatchedInferencePipeline
-    compute_type: str
 
 
 def compute_for(compute: str, device: Device) -> str:
@@ -76,6 +76,7 @@ class WhisperSession(ModelSession[_Whisper]):
         super().__init__(settings, log, batch_size)
         assert self.plan.compute is not None
         check_compute(self.plan.compute, self.plan.device)
+        self.compute_type = self.plan.compute  # the CPU fallback may have to change it
         self.workers = settings.asr_workers
 
     def _locate(self) -> ModelSource:
@@ -89,15 +90,18 @@ class WhisperSession(ModelSession[_Whisper]):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         assert self.plan.compute is not None
-        compute = compute_for(self.plan.compute, device)
+        self.compute_type = compute_for(self.plan.compute, device)
         model = WhisperModel(
             str(self.source.path) if self.source.path is not None else str(self.source.hub_id),
             device=device,
-            compute_type=compute,
+            compute_type=self.compute_type,
             num_workers=self.workers,
             local_files_only=self.source.path is not None,
         )
-        return _Whisper(model=model, pipeline=BatchedInferencePipeline(model), compute_type=compute)
+        return _Whisper(model=model, pipeline=BatchedInferencePipeline(model))
+
+    def metadata(self) -> dict[str, MetadataValue]:
+        return {**super().metadata(), "whisper/compute_type": self.compute_type}
 
     def transcribe(self, audio: Audio, *, batched: bool = True, **options: Any) -> Transcript:
         """Transcribe one file or waveform; `options` go to faster-whisper's `transcribe` (language, vad_filter, ...).
