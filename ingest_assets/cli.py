@@ -107,6 +107,18 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _search(args: argparse.Namespace) -> int:
+    from ingest_assets.searching import format_hits, run_search
+    from resources.search import SearchError
+
+    try:
+        hits = run_search(args.query, args.channel, args.speaker, args.since, args.limit)
+    except SearchError as exc:
+        return _fail(str(exc))
+    print(json.dumps([hit.as_dict() for hit in hits]) if args.json else format_hits(hits))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ingest_assets.demo import run_demo
 
@@ -152,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--until", type=dt.date.fromisoformat, help="last publication date, YYYY-MM-DD")
     ingest.add_argument("--json", action="store_true", help="print the report as one JSON object")
     ingest.set_defaults(func=_ingest)
+
+    search = commands.add_parser("search", help="hybrid (vector + keyword) search over transcript chunks")
+    search.add_argument("query")
+    search.add_argument("--channel", help="only this channel key")
+    search.add_argument("--speaker", help="only this global speaker (id, or a name given to one)")
+    search.add_argument("--since", type=dt.date.fromisoformat, help="only videos published on or after YYYY-MM-DD")
+    search.add_argument("--limit", type=_positive, default=10, help="number of hits (default 10)")
+    search.add_argument("--json", action="store_true", help="print the hits as a JSON list")
+    search.set_defaults(func=_search)
 
     demo = commands.add_parser("demo", help="ingest a generated sample channel served on loopback")
     demo.add_argument("--work-dir", help="where the sample channel is generated (default: DATA_DIR/demo)")
