@@ -32,6 +32,9 @@ def register_channel(url: str, key: str | None = None, feed_url: str | None = No
 
     spec = parse_channel_url(url, key=key, feed_url=feed_url)
     with PostgresResource().connect() as conn:
+        known = catalog.channel_by_url(conn, spec.url) if key is None else None
+        if known is not None:  # the URL is registered already, perhaps under a key given then
+            spec = known.spec()
         created = catalog.add_channel(conn, spec, origin=origin)
     ensure_instance()
     with DagsterInstance.get() as instance:

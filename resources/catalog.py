@@ -69,6 +69,11 @@ def channels(conn: psycopg.Connection) -> list[ChannelRow]:
     return [ChannelRow(*row) for row in rows]
 
 
+def channel_by_url(conn: psycopg.Connection, url: str) -> ChannelRow | None:
+    row = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE url = %s", (url,)).fetchone()
+    return ChannelRow(*row) if row else None
+
+
 def channel(conn: psycopg.Connection, key: str) -> ChannelRow | None:
     row = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE key = %s", (key,)).fetchone()
     return ChannelRow(*row) if row else None
