@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 DEBIAN_PACKAGES := ffmpeg espeak-ng
+TEST_DEBIAN_PACKAGES := chromium  # the UI test drives Debian's Chromium headless
 
 .PHONY: install system-deps test demo dev bench clean
 
@@ -20,6 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 test: install
+	@bash scripts/install-system-deps.sh $(TEST_DEBIAN_PACKAGES)
 	$(BIN)/python -m pytest -q
 
 demo: install

@@ -25,7 +25,7 @@ POLL_LIMIT = 30
 @dg.sensor(
     job=ingest_job,
     minimum_interval_seconds=get_settings().sensor_interval_seconds,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING if get_settings().sensor_running else dg.DefaultSensorStatus.STOPPED,
     description="Polls each channel's feed; new channels become partitions, new videos become runs.",
 )
 def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, media: MediaSource):

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     gpu_pool_limit: int = Field(1, ge=1, le=64, description="GPU-bound steps allowed at once across all runs")
     max_concurrent_runs: int = Field(4, ge=1, le=256, description="Runs the queued coordinator starts at once")
     sensor_interval_seconds: int = Field(300, ge=5, description="Seconds between new-video sensor ticks")
+    sensor_running: bool = Field(True, description="Start the new_videos sensor switched on (false: turn it on in the UI)")
     listing_max_age_minutes: int = Field(60, ge=0, description="Reuse a channel's full listing for this long")
 
     # --- download ------------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""The Dagster UI as a user meets it, in headless Chromium: the project's webserver and daemon
+(`ytingest dev`), the asset graph, a partition materialised from the UI, and its run succeeding."""
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from resources.loopback_server import LoopbackChannel
+from resources.sample_channel import Captions, generate_channel, quick_episode
+
+ROOT = Path(__file__).resolve().parent.parent
+# Screenshots go to the test's tmp dir; UPDATE_SCREENSHOTS=1 refreshes the README's copies too.
+README_SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DAY = dt.date(2026, 11, 9)
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not answer within {seconds:.0f}s")
+
+
+@pytest.fixture
+def dagster_dev(archive, instance, smoke_model_settings, tmp_path):
+    port = _free_port()
+    env = {**os.environ, **smoke_model_settings, "SENSOR_RUNNING": "false"}
+    log = (tmp_path / "dagster-dev.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest_assets.cli", "dev", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/server_info", 180)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+        log.close()
+
+
+def _dismiss_welcome(page) -> None:
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.click()
+
+
+def test_materialise_a_partition_from_the_ui(dagster_dev, instance, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from ingest_assets.cli import register_channel
+
+    channel = generate_channel(
+        tmp_path / "ui", [quick_episode("uiEpisode01", published=dt.datetime.combine(DAY, dt.time(12), tzinfo=dt.UTC), captions=Captions.MANUAL)]
+    )
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with LoopbackChannel(channel) as site, sync_playwright() as playwright:
+        register_channel(site.rss_url, key="ui-channel")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(60_000)
+
+        page.goto(f"{dagster_dev}/asset-groups", wait_until="networkidle")
+        _dismiss_welcome(page)
+        for group in ("ingest", "ml"):  # the graph opens with its groups collapsed
+            page.get_by_text(group, exact=True).last.dblclick()
+        for asset in ("videos", "audio", "transcripts", "diarization", "voice_embeddings", "text_embeddings"):
+            expect(page.get_by_text(asset, exact=True).first).to_be_visible()
+        page.screenshot(path=str(shots / "asset-graph.png"))
+
+        page.get_by_role("button", name="Materialize all…").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("button", name="All").first.click()  # every channel: the one registered
+        date_input = dialog.get_by_placeholder("ex: 2020-01-01", exact=False)
+        date_input.fill(DAY.isoformat())
+        date_input.press("Enter")
+        expect(dialog.get_by_text("1 partition", exact=False).first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "dialog.png"))
+        dialog.get_by_role("button", name="Launch").last.click()
+
+        deadline = time.monotonic() + 420
+        run = None
+        while time.monotonic() < deadline:
+            runs = [r for r in instance.get_runs() if any("ui-channel" in v for v in r.tags.values())]
+            done = [r for r in runs if r.is_finished]
+            if done:
+                run = done[0]
+                break
+            time.sleep(3)
+        assert run is not None, "the run launched from the UI did not finish in time"
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        page.goto(f"{dagster_dev}/runs/{run.run_id}", wait_until="networkidle")
+        _dismiss_welcome(page)
+        expect(page.get_by_text("Success", exact=False).first).to_be_visible()
+        page.screenshot(path=str(shots / "run.png"))
+        browser.close()
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copytree(shots, README_SCREENSHOTS, dirs_exist_ok=True)
