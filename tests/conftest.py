@@ -54,7 +54,10 @@ def instance(database_url):
         yield dagster_instance
 
 
-APP_TABLES = ("video_steps", "captions", "audio", "channel_videos", "videos", "channels")
+APP_TABLES = (
+    "video_steps", "captions", "audio", "channel_videos", "videos", "channels",
+    "speakers", "embedding_models", "ingest_reports",
+)  # fmt: skip
 
 
 @pytest.fixture

@@ -73,9 +73,29 @@ def dagster_dev(archive, instance, smoke_model_settings, tmp_path):
 
 
 def _dismiss_welcome(page) -> None:
-    skip = page.get_by_role("button", name="Skip")
-    if skip.count():
-        skip.click()
+    """The community sign-up dialog shows a moment after the first page load in a fresh browser."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_role("button", name="Skip").click(timeout=8_000)
+    except PlaywrightTimeout:
+        pass
+
+
+def _expand_group(page, group: str, member: str) -> None:
+    """The lineage graph opens with groups collapsed; a double click opens one. The graph re-lays
+    itself out (animated) after each expansion, so wait for it to settle and retry."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(5):
+        page.wait_for_timeout(1500)
+        if page.get_by_text(member, exact=True).count():
+            return
+        try:
+            page.get_by_text(group, exact=True).last.dblclick(timeout=10_000)
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"group {group} did not open to show {member}")
 
 
 def test_materialise_a_partition_from_the_ui(dagster_dev, instance, tmp_path):
@@ -96,11 +116,13 @@ def test_materialise_a_partition_from_the_ui(dagster_dev, instance, tmp_path):
 
         page.goto(f"{dagster_dev}/asset-groups", wait_until="networkidle")
         _dismiss_welcome(page)
-        for group in ("ingest", "ml"):  # the graph opens with its groups collapsed
-            page.get_by_text(group, exact=True).last.dblclick()
-        for asset in ("videos", "audio", "transcripts", "diarization", "voice_embeddings", "text_embeddings"):
-            expect(page.get_by_text(asset, exact=True).first).to_be_visible()
+        for group, member in (("ingest", "videos"), ("ml", "transcripts")):
+            _expand_group(page, group, member)
         page.screenshot(path=str(shots / "asset-graph.png"))
+        page.goto(f"{dagster_dev}/assets", wait_until="networkidle")
+        for asset in ("videos", "audio", "transcripts", "diarization", "voice_embeddings", "text_embeddings"):
+            expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=30_000)
+        page.goto(f"{dagster_dev}/asset-groups", wait_until="networkidle")
 
         page.get_by_role("button", name="Materialize all…").click()
         dialog = page.get_by_role("dialog")

@@ -52,7 +52,9 @@ def _materialize(instance, key, selection):
 def _explain(conn, model: str, dims: int) -> str:
     index = model_index(conn, model)
     assert index is not None and index.dimensions == dims
-    conn.execute("SET LOCAL enable_seqscan = off")  # a handful of rows: make the planner show it can use the index
+    # A handful of rows: make the planner show that the model's index can serve the ordered scan.
+    conn.execute("SET LOCAL enable_seqscan = off")
+    conn.execute("SET LOCAL enable_sort = off")
     query = np.ones(dims, dtype=np.float32) / np.sqrt(dims)
     plan = conn.execute(
         f"EXPLAIN SELECT chunk_id FROM chunks WHERE model = %s"

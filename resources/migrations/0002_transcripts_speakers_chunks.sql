@@ -81,7 +81,6 @@ CREATE TABLE chunks (
     UNIQUE (video_id, model, idx)
 );
 CREATE INDEX chunks_tsv ON chunks USING gin (tsv);
-CREATE INDEX chunks_model_video ON chunks (model, video_id);
 
 CREATE TABLE embedding_models (
     model      text PRIMARY KEY,
