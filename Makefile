@@ -12,7 +12,7 @@ TEST_DEBIAN_PACKAGES := chromium  # the UI test drives Debian's Chromium headles
 install: system-deps $(STAMP)
 
 system-deps:
-	@bash scripts/install-system-deps.sh $(DEBIAN_PACKAGES)
+	@bash .ci/install-system-deps.sh $(DEBIAN_PACKAGES)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 test: install
-	@bash scripts/install-system-deps.sh $(TEST_DEBIAN_PACKAGES)
+	@bash .ci/install-system-deps.sh $(TEST_DEBIAN_PACKAGES)
 	$(BIN)/python -m pytest -q
 
 demo: install

@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", choices=["smoke-real", "smoke-tiny", "configured"], default="smoke-real")
     parser.add_argument("--seconds", type=float, default=120.0, help="length of the generated speech")
     parser.add_argument("--allow-cpu", action="store_true", help="run without CUDA (checks the script only)")
+    parser.add_argument("--pool", action="store_true", help="also launch two concurrent runs and check the gpu pool")
     parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -155,8 +156,57 @@ def main(argv: list[str] | None = None) -> int:
                 report["results"][kind] = {"error": child.stderr.strip().splitlines()[-1:] or ["failed"]}
                 continue
             report["results"][kind] = json.loads(child.stdout.strip().splitlines()[-1])
+        if args.pool:
+            report["pool"] = pool_check(work, env)
     print(json.dumps(report, indent=2))
-    return 0 if all("error" not in result for result in report["results"].values()) else 1
+    failed = any("error" in result for result in report["results"].values())
+    return 1 if failed or report.get("pool", {}).get("overlaps") else 0
+
+
+POOL_RUN = """
+import datetime as dt, sys
+from dagster import DagsterInstance
+from ingest_assets.runs import run_channel_dates
+day = dt.date.fromisoformat(sys.argv[1])
+with DagsterInstance.get() as instance:
+    sys.exit(0 if run_channel_dates(instance, "gpu-check", day, day, tags={"ytingest/gpu-check": "pool"}).success else 1)
+"""
+
+
+def pool_check(work: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Two runs of the whole graph at once through the project's instance: do GPU steps ever overlap?"""
+    import datetime as dt
+
+    from dagster import DagsterInstance, RunsFilter
+
+    from ingest_assets.runs import overlapping, step_intervals
+    from resources.loopback_server import LoopbackChannel
+    from resources.sample_channel import generate_channel, quick_episode
+
+    os.environ.update(env)
+    days = [dt.date(2026, 1, 1), dt.date(2026, 1, 2)]
+    episodes = [
+        quick_episode(f"gpuCheck{n:03d}", published=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC))
+        for n, day in enumerate(days)
+    ]
+    channel = generate_channel(work / "pool-channel", episodes)
+    from ingest_assets.cli import register_channel
+
+    with LoopbackChannel(channel) as site:
+        register_channel(site.rss_url, key="gpu-check")
+        # They inherit this environment: the model variables and the DAGSTER_HOME registration just set.
+        launches = [subprocess.Popen([sys.executable, "-c", POOL_RUN, day.isoformat()]) for day in days]
+        codes = [p.wait() for p in launches]
+    gpu_steps = {"transcripts", "diarization", "voice_embeddings", "text_embeddings"}
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(filters=RunsFilter(tags={"ytingest/gpu-check": "pool"}))
+        intervals = [
+            (interval, f"{step} of {run.run_id[:8]}")
+            for run in runs
+            for step, interval in step_intervals(instance, run.run_id).items()
+            if step in gpu_steps
+        ]
+    return {"run_exit_codes": codes, "gpu_steps": len(intervals), "overlaps": overlapping(intervals)}
 
 
 if __name__ == "__main__":

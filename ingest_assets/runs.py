@@ -37,3 +37,23 @@ def run_channel_dates(
         dg.reconstructable(ingest_job_def), instance=instance, tags={**range_tags, **(tags or {})}
     ) as result:
         return RunOutcome(run_id=result.run_id, success=result.success)
+
+
+def step_intervals(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    """Each finished step's (start, end) wall-clock seconds, from the run's event log."""
+    starts, ends = {}, {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            starts[event.step_key] = record.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            ends[event.step_key] = record.timestamp
+    return {key: (starts[key], ends[key]) for key in starts if key in ends}
+
+
+def overlapping(intervals: list[tuple[tuple[float, float], str]]) -> list[tuple[str, str]]:
+    """Pairs of labelled intervals that overlap in time."""
+    ordered = sorted(intervals)
+    return [(a, b) for (first, a), (second, b) in zip(ordered, ordered[1:]) if second[0] < first[1]]

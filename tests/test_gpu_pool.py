@@ -36,21 +36,9 @@ def channel(tmp_path_factory):
     return generate_channel(tmp_path_factory.mktemp("pool"), episodes)
 
 
-def _step_intervals(instance, run_id: str) -> dict[str, tuple[float, float]]:
-    starts, ends = {}, {}
-    for record in instance.all_logs(run_id):
-        event = record.dagster_event
-        if event is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            starts[event.step_key] = record.timestamp
-        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            ends[event.step_key] = record.timestamp
-    return {key: (starts[key], ends[key]) for key in starts}
-
-
 def test_gpu_steps_of_concurrent_runs_never_overlap(archive, instance, channel, smoke_model_settings):
     from ingest_assets.cli import register_channel
+    from ingest_assets.runs import overlapping, step_intervals
     from resources.settings import get_settings
 
     assert get_settings().gpu_pool_limit == 1
@@ -69,12 +57,10 @@ def test_gpu_steps_of_concurrent_runs_never_overlap(archive, instance, channel, 
     assert len(runs) == 2
     gpu, other = [], []
     for run in runs:
-        for step, interval in _step_intervals(instance, run.run_id).items():
+        for step, interval in step_intervals(instance, run.run_id).items():
             (gpu if step in GPU_ASSETS else other).append((interval, run.run_id, step))
     assert len(gpu) == 2 * len(GPU_ASSETS) and len(other) == 4
-    gpu.sort()
-    for (first, run_a, step_a), (second, run_b, step_b) in zip(gpu, gpu[1:]):
-        assert first[1] <= second[0], f"{step_a} ({run_a[:8]}) overlaps {step_b} ({run_b[:8]})"
+    assert overlapping([(interval, f"{step} of {run_id[:8]}") for interval, run_id, step in gpu]) == []
     # The runs really were concurrent: their lifetimes overlap, so the pool (not luck) kept GPU steps apart.
     spans = [(min(i[0] for i, r, _ in gpu + other if r == run.run_id), max(i[1] for i, r, _ in gpu + other if r == run.run_id)) for run in runs]
     assert max(s[0] for s in spans) < min(s[1] for s in spans)
