@@ -4,7 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
-from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS, dates_by_channel
+from ingest_assets.partitions import dates_by_channel, per_video_asset
 from resources import catalog
 from resources.media import SAMPLE_RATE, MediaError, MediaSource
 from resources.postgres import PostgresResource
@@ -13,9 +13,7 @@ from resources.settings import get_settings
 ASSET = "audio"
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    backfill_policy=BACKFILL_POLICY,
+@per_video_asset(
     deps=["videos"],
     group_name="ingest",
     kinds={"ffmpeg", "postgres"},

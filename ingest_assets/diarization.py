@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ingest_assets.checks import DIARIZATION_CHECKS, diarization_checks
-from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
+from ingest_assets.partitions import per_video_asset
 from ingest_assets.speakers import assign_speakers
 from ingest_assets.video_steps import VideoFailed, plan, run_video
 from resources import transcript_store
@@ -14,9 +14,7 @@ from resources.settings import get_settings
 ASSET = "diarization"
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    backfill_policy=BACKFILL_POLICY,
+@per_video_asset(
     deps=["audio", "transcripts"],
     pool="gpu",
     check_specs=DIARIZATION_CHECKS,

@@ -37,6 +37,11 @@ PARTITIONS = build_partitions_def()
 BACKFILL_POLICY = build_backfill_policy()
 
 
+def per_video_asset(**kwargs):
+    """`@dg.asset` on the channel x date partitions with batched backfills, as every per-video asset is."""
+    return dg.asset(partitions_def=PARTITIONS, backfill_policy=BACKFILL_POLICY, **kwargs)
+
+
 def dates_by_channel(keys: Sequence[str]) -> dict[str, list[dt.date]]:
     """The run's partition keys ("channel|date" strings or MultiPartitionKeys), grouped by channel."""
     grouped: dict[str, set[dt.date]] = defaultdict(set)

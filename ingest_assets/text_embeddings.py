@@ -5,7 +5,7 @@ import numpy as np
 
 from ingest_assets.chunking import Chunk, chunk_transcript
 from ingest_assets.checks import TEXT_CHECKS, text_checks
-from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
+from ingest_assets.partitions import per_video_asset
 from ingest_assets.video_steps import VideoFailed, plan, run_video
 from resources import transcript_store
 from resources.models import TextEncoderResource
@@ -17,9 +17,7 @@ ASSET = "text_embeddings"
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] (or the model's equivalents) take two of the model's positions
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    backfill_policy=BACKFILL_POLICY,
+@per_video_asset(
     deps=["transcripts", "diarization"],
     pool="gpu",
     check_specs=TEXT_CHECKS,

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ingest_assets.checks import TRANSCRIPT_CHECKS, transcript_checks
-from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
+from ingest_assets.partitions import per_video_asset
 from ingest_assets.transcription import CaptionFile, FetchedTranscript, TranscriptFetcher, speech_seconds
 from ingest_assets.video_steps import VideoFailed, plan, run_video
 from resources import transcript_store
@@ -15,9 +15,7 @@ from resources.settings import get_settings
 ASSET = "transcripts"
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    backfill_policy=BACKFILL_POLICY,
+@per_video_asset(
     deps=["audio"],
     pool="gpu",
     check_specs=TRANSCRIPT_CHECKS,

@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 
 from ingest_assets.identifiers import video_id_for
-from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS, dates_by_channel
+from ingest_assets.partitions import dates_by_channel, per_video_asset
 from resources import catalog
 from resources.media import MediaError, MediaSource
 from resources.postgres import PostgresResource
@@ -15,9 +15,7 @@ from resources.settings import get_settings
 ESTIMATE_MARGIN_DAYS = 3
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    backfill_policy=BACKFILL_POLICY,
+@per_video_asset(
     group_name="ingest",
     kinds={"youtube", "postgres"},
 )

@@ -8,7 +8,7 @@ import dagster as dg
 import numpy as np
 
 from ingest_assets.checks import VOICE_CHECKS, voice_checks
-from ingest_assets.partitions import BACKFILL_POLICY, PARTITIONS
+from ingest_assets.partitions import per_video_asset
 from ingest_assets.video_steps import VideoFailed, plan, run_video
 from resources import transcript_store
 from resources.models import VoiceEncoderResource
@@ -45,9 +45,7 @@ def speaker_clips(
     return clips
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    backfill_policy=BACKFILL_POLICY,
+@per_video_asset(
     deps=["diarization"],
     pool="gpu",
     check_specs=VOICE_CHECKS,
