@@ -39,14 +39,22 @@ def test_bad_value_names_variable_and_accepted_values(monkeypatch, variable, val
 
 
 def test_secret_values_never_appear_in_errors(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", "x" * 0)  # valid but empty is allowed as a string
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:pw_SECRET@h/db")
     monkeypatch.setenv("HF_TOKEN", "hf_SECRETSECRET")
     monkeypatch.setenv("GPU_POOL_LIMIT", "-3")
+    monkeypatch.setenv("MIN_SPEAKERS", "3")
+    monkeypatch.setenv("MAX_SPEAKERS", "2")  # a whole-settings error, whose input is every value
     with pytest.raises(SettingsError) as err:
         load_settings()
-    assert "hf_SECRETSECRET" not in str(err.value)
-    settings = load_settings(gpu_pool_limit=1)
-    assert "hf_SECRETSECRET" not in repr(settings)
+    assert "GPU_POOL_LIMIT" in str(err.value)
+    monkeypatch.setenv("GPU_POOL_LIMIT", "1")
+    with pytest.raises(SettingsError) as whole:
+        load_settings()
+    assert "MIN_SPEAKERS (3) is above MAX_SPEAKERS (2)" in str(whole.value)
+    for secret in ("hf_SECRETSECRET", "pw_SECRET"):
+        assert secret not in str(err.value) + str(whole.value)
+    settings = load_settings(gpu_pool_limit=1, min_speakers=None, max_speakers=None)
+    assert "hf_SECRETSECRET" not in repr(settings) and "pw_SECRET" not in repr(settings)
 
 
 def test_dotenv_file_is_read(monkeypatch, tmp_path):
