@@ -29,6 +29,7 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
     failures: dict[str, str] = {}
     seconds = 0.0
     caption_count = 0
+    caption_errors: dict[str, str] = {}
     for channel_key, dates in dates_by_channel(context.partition_keys).items():
         with postgres.connect() as conn:
             videos = catalog.videos_in_partition(conn, channel_key, dates)
@@ -51,14 +52,17 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
                 with postgres.connect() as conn:
                     catalog.record_step(conn, video.video_id, ASSET, "failed", exc.reason, context.run_id)
                 continue
+            # Caption problems never fail the audio; they are kept as the succeeded step's note.
+            note = "captions: " + "; ".join(result.caption_errors) if result.caption_errors else None
             with postgres.connect() as conn:
                 catalog.record_audio(conn, video.video_id, result, SAMPLE_RATE)
-                catalog.record_step(conn, video.video_id, ASSET, "succeeded", None, context.run_id)
+                catalog.record_step(conn, video.video_id, ASSET, "succeeded", note, context.run_id)
             outcomes["downloaded"] += 1
             seconds += result.duration_seconds
             caption_count += len(result.captions)
-            for problem in result.caption_errors:
-                context.log.warning(f"{video.video_id} captions: {problem}")
+            if note:
+                caption_errors[video.video_id] = note
+                context.log.warning(f"{video.video_id} {note}")
     return dg.MaterializeResult(
         metadata={
             "downloaded": outcomes["downloaded"],
@@ -67,5 +71,6 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
             "audio_hours": round(seconds / 3600, 4),
             "caption_files": caption_count,
             "failures": dg.MetadataValue.json(failures),
+            "caption_errors": dg.MetadataValue.json(caption_errors),
         }
     )

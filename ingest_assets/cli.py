@@ -190,11 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from resources.postgres import DatabaseError
+
     try:
         get_settings()
         return args.func(args)
     except SettingsError as exc:
         return _fail(str(exc))
+    except DatabaseError as exc:  # a bad or unreachable DATABASE_URL; the message carries no credentials
+        return _fail(str(exc), code=1)
 
 
 if __name__ == "__main__":

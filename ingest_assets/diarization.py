@@ -43,7 +43,10 @@ def diarization(
                 if transcript is not None and transcript.speech_seconds == 0:
                     return None  # nothing to attribute: no model call on silence
                 return session.diarize(
-                    path, min_speakers=settings.min_speakers, max_speakers=settings.max_speakers
+                    path,
+                    min_speakers=settings.min_speakers,
+                    max_speakers=settings.max_speakers,
+                    window_seconds=settings.diarization_window_minutes * 60,
                 )
 
             def write(conn, result: Diarization | None, video_id=video.video_id) -> None:

@@ -85,7 +85,7 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
     from dagster._core.events import EngineEventData
 
     from ingest_assets.cli import register_channel
-    from ingest_assets.runs import run_channel_dates
+    from ingest_assets.runs import release_dead_runs, run_channel_dates
     from resources.instance import ensure_instance
     from resources.media import MediaSource
 
@@ -112,6 +112,8 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
     progress.start()
     try:
         with DagsterInstance.get() as instance:
+            for run_id in release_dead_runs(instance, get_settings().free_slots_after_run_end_seconds):
+                say(f"run {run_id} marked failed: the process that ran it is gone")
             for key, (first, last, ids) in spans.items():
                 say(f"{key}: {len(ids)} videos, {first} .. {last}")
                 outcome = run_channel_dates(instance, key, first, last, tags={"ytingest/origin": "ingest"})

@@ -12,6 +12,7 @@ from ingest_assets.feeds import FeedError, parse_feed
 from ingest_assets.identifiers import youtube_feed_url
 from ingest_assets.jobs import ingest_job
 from ingest_assets.partitions import CHANNELS, partition_key
+from ingest_assets.runs import release_dead_runs
 from resources import catalog
 from resources.media import MediaError, MediaSource
 from resources.postgres import PostgresResource
@@ -30,6 +31,8 @@ POLL_LIMIT = 30
 )
 def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, media: MediaSource):
     settings = get_settings()
+    for run_id in release_dead_runs(context.instance, settings.free_slots_after_run_end_seconds):
+        context.log.warning(f"run {run_id} marked failed: the process that ran it is gone")
     declared = read_channels_file(settings.channels_file)
     for problem in declared.errors:
         context.log.error(problem)

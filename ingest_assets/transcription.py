@@ -102,17 +102,25 @@ class TranscriptFetcher:
         self.languages = list(languages)
         self.preprocessing_config = preprocessing_config or PreprocessingConfig()
 
-    def from_captions(self, captions: Sequence[CaptionFile]) -> tuple[list[Segment], CaptionFile] | None:
-        """The best caption track that parses to some text; None sends the video to ASR."""
+    def from_captions(
+        self, captions: Sequence[CaptionFile], problems: list[str] | None = None
+    ) -> tuple[list[Segment], CaptionFile] | None:
+        """The best caption track that parses to some text; None sends the video to ASR. Why each better
+        track was passed over is appended to `problems`."""
         for caption in rank_captions(captions, self.languages):
+            track = f"{caption.language} {caption.kind} {caption.format}"
             try:
                 segments = parse_captions(caption.path.read_bytes(), caption.format, rolling=caption.kind == "automatic")
             except (CaptionError, OSError) as exc:
                 log.warning("captions %s (%s, %s) unusable: %s", caption.path.name, caption.language, caption.kind, exc)
+                if problems is not None:
+                    problems.append(f"{track} captions unusable: {exc}")
                 continue
             if segments:
                 return segments, caption
             log.warning("captions %s are empty", caption.path.name)
+            if problems is not None:
+                problems.append(f"{track} captions are empty")
         return None
 
     def from_asr(self, asr, audio_path: Path, word_timestamps: bool, temperature: float | None) -> tuple[list[Segment], str | None]:

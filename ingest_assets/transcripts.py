@@ -33,6 +33,7 @@ def transcripts(
     settings = get_settings()
     fetcher = TranscriptFetcher(settings.caption_languages)
     sources = {"captions": 0, "asr": 0}
+    caption_fallbacks: dict[str, str | None] = {}
     audio_seconds = 0.0
     with whisper.session(context) as asr:
         version = f"{asr.plan.name}|{','.join(settings.caption_languages)}|words={settings.whisper_word_timestamps}"
@@ -47,16 +48,20 @@ def transcripts(
                     raise VideoFailed(f"audio file {path.name} is missing; re-materialise audio")
                 duration = wav_duration(path)
                 speech = speech_seconds(path, fetcher.preprocessing_config)
-                found = fetcher.from_captions(captions)
+                problems: list[str] = []
+                found = fetcher.from_captions(captions, problems)
+                notes = tuple(problems)
                 if found is not None:
                     segments, caption = found
-                    return FetchedTranscript(segments, "captions", caption.language, None, caption.kind, speech, duration)
+                    return FetchedTranscript(
+                        segments, "captions", caption.language, None, caption.kind, speech, duration, notes
+                    )
                 if speech == 0:
-                    return FetchedTranscript([], "asr", None, asr.plan.name, None, 0.0, duration)
+                    return FetchedTranscript([], "asr", None, asr.plan.name, None, 0.0, duration, notes)
                 segments, language = fetcher.from_asr(
                     asr, path, settings.whisper_word_timestamps, settings.whisper_temperature
                 )
-                return FetchedTranscript(segments, "asr", language, asr.plan.name, None, speech, duration)
+                return FetchedTranscript(segments, "asr", language, asr.plan.name, None, speech, duration, notes)
 
             def write(conn, result: FetchedTranscript, video_id=video.video_id) -> None:
                 transcript_store.replace_transcript(
@@ -65,8 +70,12 @@ def transcripts(
                     speech_seconds=result.speech_seconds,
                 )  # fmt: skip
 
-            result = run_video(context, postgres, work.report, video.video_id, version, compute, write)
+            result = run_video(
+                context, postgres, work.report, video.video_id, version, compute, write, note=_caption_note
+            )
             if result is not None:
+                if result.notes:
+                    caption_fallbacks[video.video_id] = _caption_note(result)
                 sources[result.source] += 1
                 audio_seconds += result.audio_seconds
     with postgres.connect() as conn:
@@ -77,7 +86,16 @@ def transcripts(
             **work.report.metadata(),
             "from_captions": sources["captions"],
             "from_asr": sources["asr"],
+            "caption_fallbacks": dg.MetadataValue.json(caption_fallbacks),
             "audio_hours": round(audio_seconds / 3600, 4),
             **asr.metadata(),
         }
     )
+
+
+def _caption_note(result: FetchedTranscript) -> str | None:
+    """Why captions were passed over, kept as the succeeded step's reason; None when nothing was."""
+    if not result.notes:
+        return None
+    used = "captions" if result.source == "captions" else "ASR"
+    return f"{'; '.join(result.notes)}; transcribed from {used}"[:2000]

@@ -106,16 +106,19 @@ def run_video(
     version: str,
     compute: Callable[[], T],
     write: Callable[[psycopg.Connection, T], None],
+    note: Callable[[T], str | None] | None = None,
 ) -> T | None:
     """One video: `compute` outside any transaction (inference can take minutes), then `write` and the
-    step's outcome in one transaction. A VideoFailed or model error fails this video only."""
+    step's outcome in one transaction. A VideoFailed or model error fails this video only. `note` gives a
+    succeeded step's reason column something worth knowing (e.g. why its captions were not used)."""
     from resources.models.errors import ModelError
 
     try:
         result = compute()
         with postgres.connect() as conn:
             write(conn, result)
-            catalog.record_step(conn, video_id, report.asset, "succeeded", None, context.run_id, version)
+            remark = note(result) if note is not None else None
+            catalog.record_step(conn, video_id, report.asset, "succeeded", remark, context.run_id, version)
     except (VideoFailed, ModelError) as exc:
         reason = getattr(exc, "reason", None) or str(exc)
         report.failures[video_id] = reason

@@ -31,9 +31,9 @@ def instance_config(settings: Settings) -> dict:
             "enabled": True,
             "start_timeout_seconds": 180,
             "cancel_timeout_seconds": 180,
-            "poll_interval_seconds": 30,
+            "poll_interval_seconds": settings.run_monitoring_interval_seconds,
             # A run worker killed mid-step never releases its pool slot itself; the daemon does.
-            "free_slots_after_run_end_seconds": 30,
+            "free_slots_after_run_end_seconds": settings.free_slots_after_run_end_seconds,
         },
         "local_artifact_storage": {
             "module": "dagster.core.storage.root",

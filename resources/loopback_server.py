@@ -21,6 +21,8 @@ import email.utils
 import html
 import random
 import re
+import socket
+import struct
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,6 +61,7 @@ class FaultKind(StrEnum):
     CORRUPT = "corrupt"  # random bytes of the right length and content type
     ZERO_LENGTH = "zero_length"  # 200 with an empty body
     SLOW = "slow"  # the body in chunks with stalls between them
+    RESET = "reset"  # the connection is reset (TCP RST) before any response is sent
 
 
 _ERROR_STATUS: Final = {
@@ -118,6 +121,10 @@ class Fault:
         return cls(FaultKind.ZERO_LENGTH, times)
 
     @classmethod
+    def reset(cls, times: int | None = None) -> Fault:
+        return cls(FaultKind.RESET, times)
+
+    @classmethod
     def slow(cls, stall_s: float = 0.25, chunks: int = 8, times: int | None = None) -> Fault:
         return cls(FaultKind.SLOW, times, stall_s=stall_s, chunks=chunks)
 
@@ -126,7 +133,7 @@ class Fault:
 class RequestRecord:
     method: str
     path: str  # as requested, query included
-    status: int
+    status: int  # 0: the connection was reset without a response
 
 
 @dataclass(frozen=True)
@@ -363,10 +370,18 @@ class _Handler(BaseHTTPRequestHandler):
         fault = site._take_fault(document, url.path) if document else None
         if document is None:
             self._send_error(404, send_body=send_body)
+        elif fault is not None and fault.kind is FaultKind.RESET:
+            self._reset()
         elif fault is not None and fault.kind in _ERROR_STATUS:
             self._send_error(_ERROR_STATUS[fault.kind], send_body=send_body, retry_after_s=fault.retry_after_s)
         else:
             self._send_document(document, fault, send_body=send_body)
+
+    def _reset(self) -> None:
+        """Abort the connection: a zero linger time makes close() send RST instead of FIN."""
+        self.server.site._record(self.command, self.path, 0)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
 
     def _send_error(self, status: int, *, send_body: bool, retry_after_s: int = 1) -> None:
         body = f"{status} {self.responses[status][0]}\n".encode()
@@ -518,7 +533,7 @@ def _rss_item(episode: GeneratedEpisode, base_url: str) -> str:
     <item>
       <title>{escape(episode.title)}</title>
       <link>{escape(f"{base_url}/watch/{episode.video_id}")}</link>
-      <guid isPermaLink="false">{episode.video_id}</guid>
+      <guid isPermaLink="false">{escape(episode.source_id)}</guid>
       <pubDate>{email.utils.format_datetime(episode.published.astimezone(dt.UTC), usegmt=True)}</pubDate>
       <description>{escape(episode.spec.description)}</description>
       <enclosure url={media_url} type="{episode.container.mime_type}" length="{size}"/>

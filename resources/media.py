@@ -7,12 +7,14 @@ Errors are sorted into transient (429, 5xx, resets, timeouts: retried with backo
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import hashlib
 import logging
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 import wave
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from resources.settings import Settings, get_settings
 log = logging.getLogger("ytingest.media")
 
 SAMPLE_RATE = 16_000
+MAX_RETRY_AFTER_SECONDS = 120.0  # longer Retry-After waits are cut to this; if retries run out, the next run tries again
 _HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
 _PERMANENT_PHRASES = (
     "private video",
@@ -55,11 +58,14 @@ _TRANSIENT_PHRASES = (
 class MediaError(Exception):
     """A download or conversion failure, with a reason fit for the failures table."""
 
-    def __init__(self, reason: str, *, transient: bool = False, unsupported: bool = False):
+    def __init__(
+        self, reason: str, *, transient: bool = False, unsupported: bool = False, retry_after: float | None = None
+    ):
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
         self.unsupported = unsupported
+        self.retry_after = retry_after  # seconds the server asked us to wait (429/503 Retry-After)
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,12 @@ def classify(exc: BaseException) -> MediaError:
         status = int(match.group(1)) if match else None
     short = message.splitlines()[0][:300]
     if status is not None:
-        return MediaError(f"HTTP {status}: {short}", transient=status == 429 or status >= 500)
+        retry_after = _retry_after(cause)
+        return MediaError(
+            f"HTTP {status}: {short}",
+            transient=status == 429 or status >= 500,
+            retry_after=retry_after if retry_after is not None else _retry_after(exc),
+        )
     if "unsupported url" in lowered:
         return MediaError(short, unsupported=True)
     if any(p in lowered for p in _PERMANENT_PHRASES):
@@ -140,6 +151,24 @@ def classify(exc: BaseException) -> MediaError:
     if isinstance(cause, (TimeoutError, ConnectionError)) or any(p in lowered for p in _TRANSIENT_PHRASES):
         return MediaError(short, transient=True)
     return MediaError(short)
+
+
+def _retry_after(cause: BaseException | None) -> float | None:
+    """The Retry-After of an HTTP error response, in seconds (delta-seconds or an HTTP date)."""
+    headers = getattr(getattr(cause, "response", None), "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 class _YtDlpLogger:
@@ -212,6 +241,8 @@ class MediaSource(dg.ConfigurableResource):
                         error = MediaError(f"{error.reason} (gave up after {attempt} attempts)", transient=True)
                     raise error from None
                 delay = self._backoff() * 2 ** (attempt - 1)
+                if error.retry_after is not None:  # the server's word beats our guess, within reason
+                    delay = max(delay, min(error.retry_after, MAX_RETRY_AFTER_SECONDS))
                 log.warning("%s: %s; retry %d in %.1fs", what, error.reason, attempt, delay)
                 time.sleep(delay)
 
@@ -295,9 +326,19 @@ class MediaSource(dg.ConfigurableResource):
         """
         video_id = validate_video_id(video_id)
         audio_dir.mkdir(parents=True, exist_ok=True)
-        work = audio_dir / f".{video_id}.work"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
+        # A work directory of its own, locked while in use: two runs of one partition may download the
+        # same video at once, and neither may delete the other's files. Directories whose lock is free
+        # were left by a killed process and are removed.
+        while True:
+            work = Path(tempfile.mkdtemp(prefix=f".{video_id}.", suffix=".work", dir=audio_dir))
+            try:
+                held = _lock_work_dir(work, wait=True)
+            except FileNotFoundError:
+                continue  # another download's clean-up took it between mkdtemp and the lock
+            if work.is_dir():
+                break
+            os.close(held)  # the same, between the open and the lock
+        _remove_abandoned_work_dirs(audio_dir, video_id, keep=work)
         try:
             last_error: MediaError | None = None
             for url in dict.fromkeys(u for u in urls if u):
@@ -315,7 +356,7 @@ class MediaSource(dg.ConfigurableResource):
                 duration = wav_duration(wav)
                 if duration <= 0:
                     raise MediaError("no audio: the media decodes to 0 seconds")
-                captions, caption_errors = self._save_captions(info, video_id, audio_dir)
+                captions, caption_errors = self._save_captions(info, video_id, audio_dir, work)
                 final = audio_dir / f"{video_id}.wav"
                 os.replace(wav, final)
                 return DownloadedAudio(
@@ -331,6 +372,7 @@ class MediaSource(dg.ConfigurableResource):
             raise last_error or MediaError("no URL to download")
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            os.close(held)
 
     def _download_media(self, url: str, work: Path, languages: list[str]) -> tuple[dict[str, Any], Path]:
         import yt_dlp
@@ -369,7 +411,7 @@ class MediaSource(dg.ConfigurableResource):
             return info, source
 
     def _save_captions(
-        self, info: dict[str, Any], video_id: str, audio_dir: Path
+        self, info: dict[str, Any], video_id: str, audio_dir: Path, work: Path
     ) -> tuple[list[SavedCaption], list[str]]:
         manual = set((info.get("subtitles") or {}).keys())
         saved, errors = [], []
@@ -386,7 +428,7 @@ class MediaSource(dg.ConfigurableResource):
             fmt = re.sub(r"[^a-z0-9]", "", str(sub.get("ext") or "vtt").lower())[:10] or "vtt"
             kind = "manual" if lang in manual else "automatic"
             path = audio_dir / f"{video_id}.{kind}.{lang}.{fmt}"
-            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp = work / f"{path.name}.tmp"  # this download's own: a concurrent one writes the same name
             tmp.write_text(data, encoding="utf-8")
             os.replace(tmp, path)
             saved.append(SavedCaption(lang, kind, fmt, path, _sha256(path)))
@@ -400,10 +442,45 @@ def _fetch_caption_payloads(ydl: Any, requested: dict[str, dict[str, Any]]) -> N
             continue
         try:
             with ydl.urlopen(sub["url"]) as response:
-                sub["data"] = response.read().decode("utf-8", errors="replace")
+                raw = response.read()
         except Exception as exc:  # noqa: BLE001 - a caption failure is recorded, never fatal
             sub["error"] = classify(exc).reason
             log.warning("captions %s: %s", lang, sub["error"])
+            continue
+        try:  # caption formats are UTF-8 by definition; guessing would store mojibake as the transcript
+            sub["data"] = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            sub["error"] = f"not UTF-8 (byte {exc.start}); captions not saved"
+            log.warning("captions %s: %s", lang, sub["error"])
+
+
+def _lock_work_dir(path: Path, *, wait: bool) -> int:
+    """An exclusive flock on a work directory, held until the returned descriptor is closed (or the
+    process dies). Raises BlockingIOError when `wait` is false and another process holds it."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_abandoned_work_dirs(audio_dir: Path, video_id: str, keep: Path) -> None:
+    """Remove this video's work directories that no live process holds (left by a killed download)."""
+    for path in audio_dir.glob(f".{video_id}.*work"):
+        if path == keep or not path.is_dir():
+            continue
+        try:
+            fd = _lock_work_dir(path, wait=False)
+        except (BlockingIOError, FileNotFoundError):
+            continue  # in use by another download, or already gone
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def convert_to_wav(source: Path, target: Path) -> None:

@@ -63,6 +63,8 @@ class Captions(StrEnum):
     MANUAL = "manual"  # WebVTT with one cue per utterance at its exact times
     AUTO = "auto"  # YouTube automatic captions: json3 plus a rolling-duplicate WebVTT
     MALFORMED = "malformed"  # a .vtt that no strict parser accepts
+    MALFORMED_JSON3 = "malformed_json3"  # a json3 file cut off mid-document
+    LATIN1 = "latin1"  # a manual .vtt in ISO-8859-1, not the UTF-8 WebVTT requires
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class Episode:
     leading_silence_s: float = 0.5
     trailing_silence_s: float = 0.5
     description: str = ""
+    # The id the feeds advertise (RSS guid), any text at all, e.g. hostile ids for fault tests; files
+    # and routes keep using `video_id`. None: the same as `video_id`.
+    source_id: str | None = None
 
     def __post_init__(self) -> None:
         # Frozen and hashable even when callers pass lists.
@@ -137,6 +142,10 @@ class GeneratedEpisode:
         return self.spec.title
 
     @property
+    def source_id(self) -> str:
+        return self.video_id if self.spec.source_id is None else self.spec.source_id
+
+    @property
     def published(self) -> dt.datetime:
         return self.spec.published
 
@@ -157,6 +166,7 @@ class GeneratedEpisode:
     def manifest(self) -> dict[str, Any]:
         return {
             "video_id": self.video_id,
+            "source_id": self.source_id,
             "title": self.title,
             "description": self.spec.description,
             "published": self.published.isoformat(),
@@ -316,7 +326,7 @@ def _run(command: list[str], stdin: bytes) -> None:
 
 # --- captions ----------------------------------------------------------------------------------
 
-_CaptionWriter = Callable[[tuple[Utterance, ...], str, float], str]
+_CaptionWriter = Callable[[tuple[Utterance, ...], str, float], str | bytes]
 
 
 def _write_captions(
@@ -327,7 +337,11 @@ def _write_captions(
         for ext, write in _CAPTION_WRITERS[episode.captions]:
             path = caption_dir / f"{episode.video_id}.{language}.{ext}"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(write(utterances, language, duration), encoding="utf-8")
+            content = write(utterances, language, duration)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
             files.append(CaptionFile(language, ext, path))
     return tuple(files)
 
@@ -413,12 +427,26 @@ def _malformed_vtt(utterances: tuple[Utterance, ...], language: str, duration: f
     )
 
 
+def _malformed_json3(utterances: tuple[Utterance, ...], language: str, duration: float) -> str:
+    """Automatic json3 captions cut off half-way, as an interrupted download leaves them."""
+    document = _auto_json3(utterances, language, duration)
+    return document[: len(document) // 2]
+
+
+def _latin1_vtt(utterances: tuple[Utterance, ...], language: str, duration: float) -> bytes:
+    """Manual WebVTT with an accented word, encoded as ISO-8859-1: invalid UTF-8 from the first accent."""
+    cues = [f"{vtt_timestamp(u.start)} --> {vtt_timestamp(u.end)}\n{u.text} (café)" for u in utterances]
+    return ("\n\n".join([_vtt_header(language), *cues]) + "\n").encode("latin-1")
+
+
 _CAPTION_WRITERS: Final[dict[Captions, list[tuple[str, _CaptionWriter]]]] = {
     Captions.NONE: [],
     Captions.MANUAL: [("vtt", _manual_vtt)],
     # json3 first, vtt last: the order YouTube lists them, so yt-dlp's "best" pick is the same.
     Captions.AUTO: [("json3", _auto_json3), ("vtt", _auto_vtt)],
     Captions.MALFORMED: [("vtt", _malformed_vtt)],
+    Captions.MALFORMED_JSON3: [("json3", _malformed_json3)],
+    Captions.LATIN1: [("vtt", _latin1_vtt)],
 }
 
 

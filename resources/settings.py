@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     backfill_days_per_run: int = Field(30, ge=1, le=3660, description="Partitions one backfill run takes")
     gpu_pool_limit: int = Field(1, ge=1, le=64, description="GPU-bound steps allowed at once across all runs")
     max_concurrent_runs: int = Field(4, ge=1, le=256, description="Runs the queued coordinator starts at once")
+    free_slots_after_run_end_seconds: int = Field(
+        30, ge=1, le=86_400, description="Seconds after a crashed run ends before run monitoring frees its pool slots"
+    )
+    run_monitoring_interval_seconds: int = Field(30, ge=1, le=3600, description="Seconds between run-monitoring checks in the daemon")
     sensor_interval_seconds: int = Field(300, ge=5, description="Seconds between new-video sensor ticks")
     sensor_running: bool = Field(True, description="Start the new_videos sensor switched on (false: turn it on in the UI)")
     listing_max_age_minutes: int = Field(60, ge=0, description="Reuse a channel's full listing for this long")
@@ -93,6 +97,9 @@ class Settings(BaseSettings):
     min_speakers: int | None = Field(None, ge=1, le=64, description="Fewest speakers pyannote may find")
     max_speakers: int | None = Field(None, ge=1, le=64, description="Most speakers pyannote may find")
     voice_max_seconds: float = Field(30.0, gt=0, le=600, description="Speech per speaker fed to ECAPA")
+    diarization_window_minutes: float = Field(
+        30, ge=0, le=600, description="Diarize longer audio a window of this many minutes at a time (0: whole file)"
+    )
     speaker_match_threshold: float = Field(
         0.7, ge=-1, le=1, description="Cosine similarity above which voices in two videos are one speaker"
     )

@@ -607,6 +607,54 @@ def _describe_minilm() -> dict[str, Any]:
     }
 
 
+# gte-Qwen2-1.5B-instruct's shape: Qwen2 decoder, last-token pooling, 1536 dimensions.
+_QWEN2_DIMS: Final[dict[SmokeSize, dict[str, int]]] = {
+    "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "vocab_size": 30522},
+    "real": {"hidden_size": 1536, "num_hidden_layers": 28, "intermediate_size": 8960, "num_attention_heads": 12,
+             "num_key_value_heads": 2, "vocab_size": 151646},
+}  # fmt: skip
+_QWEN2_QUERY_PROMPT: Final = "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery: "
+
+
+def build_gte_qwen2_sized_encoder(out_dir: Path, size: SmokeSize = "real", seed: int = 0) -> Path:
+    """A sentence-transformers folder shaped like gte-Qwen2-1.5B-instruct (1.54B parameters at "real"),
+    random weights in float16, reused when already built. The tokenizer is MiniLM's WordPiece: its ids
+    fall inside Qwen2's vocabulary, and only the model's size and compute matter here."""
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    out_dir = Path(out_dir).resolve()
+    done = out_dir / "modules.json"
+    if done.exists():
+        return out_dir
+    dims = _QWEN2_DIMS[size]
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent if out_dir.parent.exists() else None) as tmp:
+        base = Path(tmp) / "qwen2"
+        config = transformers.Qwen2Config(**dims, max_position_embeddings=32768, rope_theta=1_000_000.0)
+        # Initialised on the GPU when there is one: 1.5B normal draws take minutes on a CPU.
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        with torch.device(device):
+            model = transformers.Qwen2Model(config).to(torch.float16)
+        model.save_pretrained(base, safe_serialization=True)
+        del model
+        minilm = minilm_path()
+        for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+            if (minilm / name).exists():
+                shutil.copy(minilm / name, base / name)
+        transformer = Transformer(str(base), model_kwargs={"dtype": torch.float16}, max_seq_length=512)
+        pooling = Pooling(dims["hidden_size"], pooling_mode="lasttoken")
+        encoder = SentenceTransformer(modules=[transformer, pooling, Normalize()], prompts={"query": _QWEN2_QUERY_PROMPT})
+        partial = Path(tmp) / "encoder"
+        encoder.save(str(partial))
+        shutil.rmtree(out_dir, ignore_errors=True)
+        shutil.move(str(partial), out_dir)  # modules.json arrives with the rest: a half-built folder is never reused
+    return out_dir
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
-"""`ytingest search`: hybrid search finds a spoken phrase at its time, filters work, and a filter that keeps
-under 5% of the chunks still returns K hits through the HNSW index."""
+"""`ytingest search`: hybrid search finds a spoken phrase at its time, filters work, a filter that keeps
+under 1% of the chunks returns its true top K (ranked exactly, off the HNSW index), and a common filter
+still walks the index."""
 
 import datetime as dt
 import json
@@ -7,12 +8,27 @@ import json
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql
 
 from ingest_assets.partitions import partition_key
 from resources.loopback_server import LoopbackChannel
 from resources.sample_channel import GUEST, HOST, Captions, Episode, generate_channel
-from resources.search import Filters, link_at, reciprocal_rank_fusion, search
-from resources.vector_store import ChunkRow, ensure_model_index, replace_chunks
+from resources.search import (
+    EXACT_BELOW_ROWS,
+    Filters,
+    _filter_sql,
+    link_at,
+    reciprocal_rank_fusion,
+    search,
+    vector_ranking,
+    vector_statement,
+)
+from resources.vector_store import (
+    ChunkRow,
+    ensure_model_index,
+    model_index,
+    replace_chunks,
+)
 from tests.test_cli import ytingest
 
 AT = dt.datetime(2026, 11, 7, 15, tzinfo=dt.UTC)
@@ -95,9 +111,10 @@ def test_search_finds_the_phrase_at_its_time_and_filters(archive, instance, chan
     assert human.returncode == 0 and "Episode bread000002" in human.stdout
 
 
-def test_rare_filter_still_returns_k_through_the_index(archive):
+def test_rare_filter_ranks_its_rows_exactly_and_common_filter_walks_the_index(archive):
     rng = np.random.default_rng(7)
     dims, per_video = 32, 200
+    vectors_of: dict[str, np.ndarray] = {}
     with psycopg.connect(archive) as conn:
         conn.execute("INSERT INTO channels (key, url, kind) VALUES ('big', 'http://big/feed.rss', 'feed'), ('rare', 'http://rare/feed.rss', 'feed')")
         ensure_model_index(conn, "synthetic-32", dims)
@@ -108,18 +125,31 @@ def test_rare_filter_still_returns_k_through_the_index(archive):
             conn.execute("INSERT INTO channel_videos VALUES (%s, %s)", (channel, video_id))
             rows = [ChunkRow(i, i * 5.0, i * 5.0 + 5, [], 10, f"chunk {i} of {video_id}") for i in range(per_video)]
             vectors = rng.normal(size=(per_video, dims)).astype(np.float32)
-            replace_chunks(conn, video_id, "synthetic-32", rows, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+            vectors_of[video_id] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            replace_chunks(conn, video_id, "synthetic-32", rows, vectors_of[video_id])
         conn.execute("ANALYZE chunks")
     query = rng.normal(size=dims).astype(np.float32)
+    assert per_video < EXACT_BELOW_ROWS <= 100 * per_video  # "rare" is under the threshold, "big" over it
     with psycopg.connect(archive) as conn:
         hits = search(conn, "synthetic-32", "zzzz", query, Filters(channel="rare"), 10)
         assert len(hits) == 10 and {h.video_id for h in hits} == {"syn00000"}
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-        plan = "\n".join(r[0] for r in conn.execute(
-            "EXPLAIN SELECT chunk_id FROM chunks c WHERE c.model = 'synthetic-32' ORDER BY (c.embedding::vector(32)) <=> %s::vector(32) LIMIT 40",
-            (str(query.tolist()),),
-        ))  # fmt: skip
-        assert "chunks_hnsw_" in plan
+
+        index = model_index(conn, "synthetic-32")
+        chunk_of_idx = dict(conn.execute("SELECT idx, chunk_id FROM chunks WHERE video_id = 'syn00000'").fetchall())
+        true_top = [chunk_of_idx[int(i)] for i in np.argsort(-(vectors_of["syn00000"] @ query))[:10]]
+        plans = {}
+        for channel in ("rare", "big"):
+            where, params = _filter_sql(Filters(channel=channel), None)
+            with conn.transaction():
+                found = vector_ranking(conn, index, query, where, params, 10)
+                statement, args = vector_statement(conn, index, query, where, params, 40)
+                plans[channel] = "\n".join(r[0] for r in conn.execute(sql.SQL("EXPLAIN ") + statement, args))
+            if channel == "rare":
+                assert found == true_top
+            assert len(found) == 10
+        assert "chunks_hnsw_" not in plans["rare"] and "CTE Scan on filtered" in plans["rare"], plans["rare"]
+        assert "chunks_hnsw_" in plans["big"], plans["big"]
 
 
 def test_fusion_and_links():

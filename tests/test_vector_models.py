@@ -130,3 +130,52 @@ def test_writer_killed_mid_copy_leaves_no_partial_rows(archive):
         texts = [r[0] for r in conn.execute("SELECT text FROM chunks WHERE video_id = 'killme' ORDER BY idx")]
         assert texts == ["new 0", "new 1", "new 2"]
         assert conn.execute("SELECT count(*) FROM chunks c LEFT JOIN videos v USING (video_id) WHERE v.video_id IS NULL").fetchone() == (0,)
+
+
+def test_text_embeddings_pools_videos_into_full_batches_spying_sentence_transformer_encode(
+    archive, instance, smoke_model_settings, monkeypatch
+):
+    """Three videos' chunks go through one SentenceTransformer.encode call in EMBEDDING_BATCH_SIZE batches,
+    not one call (and one short batch) per video; a video without a transcript still fails alone."""
+    from sentence_transformers import SentenceTransformer
+
+    from ingest_assets.captions import Segment
+    from ingest_assets.cli import register_channel
+    from resources import catalog, transcript_store
+
+    monkeypatch.setenv("EMBEDDING_BATCH_SIZE", "4")
+    monkeypatch.setenv("CHUNK_TOKENS", "16")
+    monkeypatch.setenv("CHUNK_OVERLAP_TOKENS", "0")
+    key, _ = register_channel("http://127.0.0.1:9/pooled.rss", key="pooled")
+    ids = ["pool0", "pool1", "pool2", "poolNoTranscript"]
+    with psycopg.connect(archive) as conn:
+        for video_id in ids:
+            conn.execute(
+                "INSERT INTO videos (video_id, source_id, url, title, published_date, date_exact) VALUES (%s, %s, %s, %s, %s, true)",
+                (video_id, video_id, f"http://127.0.0.1:9/watch/{video_id}", video_id, AT.date()),
+            )
+            conn.execute("INSERT INTO channel_videos (channel_key, video_id) VALUES (%s, %s)", (key, video_id))
+            for upstream in ("transcripts", "diarization"):
+                catalog.record_step(conn, video_id, upstream, "succeeded", None, None)
+        for n, video_id in enumerate(ids[:3]):
+            segments = [Segment(i * 4.0, i * 4.0 + 4, f"Video {n} says sentence number {i} about the harbour and its boats.") for i in range(5)]
+            transcript_store.replace_transcript(
+                conn, video_id, segments, source="captions", caption_kind="manual", language="en", model=None,
+                audio_seconds=20.0, speech_seconds=20.0,
+            )  # fmt: skip
+    calls: list[tuple[int, int]] = []
+    original = SentenceTransformer.encode
+
+    def spy(self, sentences, *args, **kwargs):
+        calls.append((len(sentences), kwargs["batch_size"]))
+        return original(self, sentences, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, "encode", spy)
+    assert _materialize(instance, key, {"text_embeddings"}).success
+
+    with psycopg.connect(archive) as conn:
+        per_video = dict(conn.execute("SELECT video_id, count(*) FROM chunks GROUP BY video_id").fetchall())
+        failed = conn.execute("SELECT video_id, reason FROM video_steps WHERE asset = 'text_embeddings' AND status = 'failed'").fetchall()
+    assert set(per_video) == set(ids[:3]) and all(count >= 3 for count in per_video.values())
+    assert calls == [(sum(per_video.values()), 4)]
+    assert failed == [("poolNoTranscript", "no transcript stored for it")]

@@ -1,0 +1,175 @@
+"""Fault matrix: a run killed hard while its GPU step holds the `gpu` pool slot. The project's own
+`ytingest dev` (webserver, daemon, code server) runs; runs go through the queued coordinator as a UI
+launch does (GraphQL). Run A's transcripts step is held inside its write while run B waits for the slot;
+A's run worker and step process are SIGKILLed, so neither can release the slot. The code server marks A
+failed, the daemon's run monitoring frees A's slot FREE_SLOTS_AFTER_RUN_END_SECONDS after that (checked
+every RUN_MONITORING_INTERVAL_SECONDS, both shortened here), and B's GPU steps run. A re-run of A's
+partition then completes, and the archive is audited."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import pytest
+
+from resources.loopback_server import LoopbackChannel
+from resources.sample_channel import generate_channel
+from tests.reliability.infra_fixtures import (
+    ROOT,
+    assert_identical_counts,
+    audit_archive,
+    captioned_episodes,
+    launch,
+    lock_waiters,
+    run_id_by_tag,
+    run_worker_pid,
+    step_worker_pid,
+    table_locked,
+    wait_for,
+)
+from tests.test_ui_browser import _free_port, _wait_for
+
+DAY_A, DAY_B = dt.date(2026, 11, 13), dt.date(2026, 11, 14)
+FREE_AFTER_S, MONITOR_EVERY_S = 3, 2
+
+
+@pytest.fixture(scope="module")
+def channel(tmp_path_factory):
+    episodes = captioned_episodes("slotA", DAY_A, 1) + captioned_episodes("slotB", DAY_B, 1)
+    return generate_channel(tmp_path_factory.mktemp("slot"), episodes)
+
+
+@pytest.fixture
+def dev_server(archive, instance, smoke_model_settings, tmp_path):
+    from resources.instance import ensure_instance
+
+    port = _free_port()
+    env = {
+        **os.environ, **smoke_model_settings, "SENSOR_RUNNING": "false",
+        "FREE_SLOTS_AFTER_RUN_END_SECONDS": str(FREE_AFTER_S), "RUN_MONITORING_INTERVAL_SECONDS": str(MONITOR_EVERY_S),
+    }  # fmt: skip
+    log_path = tmp_path / "dagster-dev.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest_assets.cli", "dev", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/server_info", 180)
+        yield port, log_path
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        ensure_instance()  # dagster.yaml back to this process's settings for the tests that follow
+
+
+def _holders(instance, pool="gpu"):
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    return {(slot.run_id, slot.step_key) for slot in info.claimed_slots}, {
+        (step.run_id, step.step_key) for step in info.pending_steps
+    }
+
+
+def _step_started(instance, run_id, step_key):
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START):
+        if record.dagster_event.step_key == step_key:
+            return record.timestamp
+    return None
+
+
+def test_killed_run_frees_its_gpu_slot(archive, instance, channel, smoke_model_settings, dev_server):
+    from dagster_graphql import DagsterGraphQLClient
+
+    from ingest_assets.cli import register_channel
+    from ingest_assets.partitions import partition_key
+    from resources.settings import get_settings
+
+    port, log_path = dev_server
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+
+    def submit(day, tag):
+        return client.submit_job_execution(
+            "ingest", tags={"dagster/partition": str(partition_key("slot", day)), "ytingest/test": tag}
+        )
+
+    with LoopbackChannel(channel) as site:
+        register_channel(site.rss_url, key="slot")
+        with table_locked(archive, "transcript_segments"):
+            run_a = submit(DAY_A, "slot-a")
+            wait_for("run A's transcripts to hold the slot, blocked in its write",
+                     lambda: lock_waiters(archive, "transcript_segments"), timeout=240)  # fmt: skip
+            assert _holders(instance)[0] == {(run_a, "transcripts")}
+            run_b = submit(DAY_B, "slot-b")
+            wait_for("run B's transcripts to wait for the slot", lambda: (run_b, "transcripts") in _holders(instance)[1],
+                     timeout=240)  # fmt: skip
+            worker, step = run_worker_pid(instance, run_a), step_worker_pid(instance, run_a, "transcripts")
+            assert worker and step and worker != step
+            os.kill(worker, signal.SIGKILL)  # the run worker first, so nothing is left to free the slot
+            os.kill(step, signal.SIGKILL)
+            killed_at = time.time()
+        failed_at = wait_for(
+            "the code server to mark run A failed",
+            lambda: instance.get_run_by_id(run_a).status == dg.DagsterRunStatus.FAILURE and time.time(),
+            timeout=60,
+        )
+        # The slot is still A's: only run monitoring can free it now.
+        assert (run_a, "transcripts") in _holders(instance)[0]
+        freed_at = wait_for("A's slot to be freed", lambda: run_a not in {r for r, _ in _holders(instance)[0]} and time.time(),
+                            timeout=120)  # fmt: skip
+        b_started = wait_for("B's transcripts to start", lambda: _step_started(instance, run_b, "transcripts"), timeout=60)
+        wait_for("run B to finish", lambda: instance.get_run_by_id(run_b).is_finished, timeout=300, every=1)
+        assert instance.get_run_by_id(run_b).status == dg.DagsterRunStatus.SUCCESS, log_path.read_text()[-3000:]
+        print(
+            f"slot freed {freed_at - killed_at:.1f}s after the kill ({freed_at - failed_at:.1f}s after A was marked"
+            f" failed); B's transcripts started {b_started - killed_at:.1f}s after the kill"
+        )
+        # Freed by run monitoring, FREE_SLOTS_AFTER_RUN_END_SECONDS after A ended (not by A, which was dead).
+        assert freed_at >= instance.get_run_record_by_id(run_a).end_time + FREE_AFTER_S - 0.5
+
+        rerun = launch("slot", DAY_A, DAY_A, "slot-a-rerun", {**os.environ, **smoke_model_settings})
+        output = rerun.communicate(timeout=300)[0]
+        assert rerun.returncode == 0, output[-3000:]
+    assert run_id_by_tag(instance, "slot-a-rerun")
+    counts = audit_archive(archive, get_settings().data_dir / "audio", 2)
+    assert_identical_counts(counts)
+    assert _holders(instance) == (set(), set())
+
+
+def test_killed_ingest_process_is_failed_and_its_slot_freed_without_a_daemon(
+    archive, instance, channel, smoke_model_settings
+):
+    """A run launched in-process (as `ytingest ingest` does) has no code server to notice its death: killed
+    with its GPU step mid-write, it stays STARTED holding the `gpu` slot. `release_dead_runs` (run by
+    `ytingest ingest` and by the sensor's tick) fails it, frees the slot, and the next run's GPU steps run."""
+    from ingest_assets.cli import register_channel
+    from ingest_assets.runs import release_dead_runs
+
+    env = {**os.environ, **smoke_model_settings}
+    with LoopbackChannel(channel) as site:
+        register_channel(site.rss_url, key="slot")
+        with table_locked(archive, "transcript_segments"):
+            killed = launch("slot", DAY_A, DAY_A, "cli-killed", env)
+            run_a = wait_for("the run to start", lambda: run_id_by_tag(instance, "cli-killed"), timeout=120)
+            wait_for("its transcripts step to block in its write, holding the gpu slot",
+                     lambda: lock_waiters(archive, "transcript_segments"), timeout=240)  # fmt: skip
+            os.killpg(killed.pid, signal.SIGKILL)  # the launching process, its run and its step processes
+            killed.wait(timeout=30)
+        assert instance.get_run_by_id(run_a).status == dg.DagsterRunStatus.STARTED  # nothing else notices
+        assert {run for run, _ in _holders(instance)[0]} == {run_a}
+
+        assert release_dead_runs(instance, grace_seconds=0) == [run_a]
+        assert instance.get_run_by_id(run_a).status == dg.DagsterRunStatus.FAILURE
+        assert _holders(instance) == (set(), set())
+        assert release_dead_runs(instance, grace_seconds=0) == []  # idempotent; live runs are never touched
+
+        following = launch("slot", DAY_B, DAY_B, "cli-next", env)
+        output = following.communicate(timeout=300)[0]
+        assert following.returncode == 0, output[-3000:]
