@@ -20,14 +20,11 @@ CHANNEL_KEY = "benchpipe"
 
 
 def durations(quick: bool) -> list[float]:
-    """Full: 10 videos of 15-35 s (about 4 minutes of audio). Quick: 2 of 10-15 s.
-
-    Not the 1-3 minutes asked for: pyannote (even at the smoke dims) costs about 0.7 s per second of
-    audio on 2 CPU cores, and both sides diarize, so 20 minutes of audio would take about 30 minutes.
-    """
+    """Full: 10 videos of 1-3 minutes (20 minutes of audio; pyannote, even at the smoke dims, takes about
+    a quarter of real time on 2 idle CPU cores, and both sides diarize). Quick: 2 of 10-15 s."""
     if quick:
         return [10.0, 15.0]
-    return [15.0, 35.0, 20.0, 30.0, 25.0, 15.0, 35.0, 20.0, 30.0, 25.0]
+    return [60.0, 180.0, 90.0, 150.0, 120.0, 60.0, 180.0, 90.0, 150.0, 120.0]
 
 
 def run(report: Report, work: Path, url: str, quick: bool) -> None:
