@@ -44,15 +44,7 @@ def use_smoke_models(models_dir: Path, size: str = "tiny") -> dict[str, str]:
     from resources.smoke_models import build_smoke_models
 
     smoke = build_smoke_models(models_dir, size=size)
-    env = {
-        "WHISPER_MODEL": str(smoke.whisper),
-        "WHISPER_COMPUTE": "int8",
-        "WHISPER_TEMPERATURE": "0",
-        "DIARIZATION_MODEL": str(smoke.pyannote),
-        "VOICE_MODEL": str(smoke.ecapa),
-        "EMBEDDING_MODEL": str(smoke.text_encoder),
-        "MODEL_PROFILE": "cpu",
-    }
+    env = {**smoke.variables(), "MODEL_PROFILE": "cpu"}
     os.environ.update(env)
     return env
 

@@ -62,16 +62,7 @@ def use_demo_models(settings) -> str:
     except ModelConfigError:
         pass
     smoke = build_smoke_models(settings.data_dir / "models" / "smoke")
-    os.environ.update(
-        {
-            "WHISPER_MODEL": str(smoke.whisper),
-            "WHISPER_COMPUTE": "int8",
-            "WHISPER_TEMPERATURE": "0",
-            "DIARIZATION_MODEL": str(smoke.pyannote),
-            "VOICE_MODEL": str(smoke.ecapa),
-            "EMBEDDING_MODEL": str(smoke.text_encoder),
-        }
-    )
+    os.environ.update(smoke.variables())
     return (
         "SMOKE MODELS: tiny randomly initialised Whisper, pyannote and ECAPA of the real architectures "
         "(their transcripts and speakers are noise) + the real all-MiniLM-L6-v2. "

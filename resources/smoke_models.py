@@ -69,6 +69,18 @@ class SmokeModels:
     ecapa_embedding_dim: int
     manifest: Path
 
+    def variables(self) -> dict[str, str]:
+        """The settings that point ytingest at these models, as a user would set them."""
+        return {
+            "WHISPER_MODEL": str(self.whisper),
+            "WHISPER_COMPUTE": "int8",
+            # Random weights: the temperature fallback would only decode the same noise again, five times.
+            "WHISPER_TEMPERATURE": "0",
+            "DIARIZATION_MODEL": str(self.pyannote),
+            "VOICE_MODEL": str(self.ecapa),
+            "EMBEDDING_MODEL": str(self.text_encoder),
+        }
+
 
 @dataclass(frozen=True)
 class _WhisperDims:

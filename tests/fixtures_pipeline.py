@@ -6,15 +6,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def model_env(smoke_models):
-    return {
-        "WHISPER_MODEL": str(smoke_models.whisper),
-        "WHISPER_COMPUTE": "int8",
-        "WHISPER_TEMPERATURE": "0",
-        "DIARIZATION_MODEL": str(smoke_models.pyannote),
-        "VOICE_MODEL": str(smoke_models.ecapa),
-        "EMBEDDING_MODEL": str(smoke_models.text_encoder),
-        "MODEL_PROFILE": "cpu",
-    }
+    return {**smoke_models.variables(), "MODEL_PROFILE": "cpu"}
 
 
 @pytest.fixture
