@@ -4,11 +4,7 @@
 import datetime as dt
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +12,7 @@ import pytest
 
 from resources.loopback_server import LoopbackChannel
 from resources.sample_channel import Captions, generate_channel, quick_episode
+from tests.dev_server import ytingest_dev
 
 ROOT = Path(__file__).resolve().parent.parent
 # Screenshots go to the test's tmp dir; UPDATE_SCREENSHOTS=1 refreshes the README's copies too.
@@ -33,43 +30,11 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise TimeoutError(f"{url} did not answer within {seconds:.0f}s")
-
-
 @pytest.fixture
 def dagster_dev(archive, instance, smoke_model_settings, tmp_path):
-    port = _free_port()
     env = {**os.environ, **smoke_model_settings, "SENSOR_RUNNING": "false"}
-    log = (tmp_path / "dagster-dev.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingest_assets.cli", "dev", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/server_info", 180)
+    with ytingest_dev(env, tmp_path / "dagster-dev.log") as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-        log.close()
 
 
 def _dismiss_welcome(page) -> None:

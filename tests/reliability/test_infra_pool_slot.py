@@ -9,8 +9,6 @@ partition then completes, and the archive is audited."""
 import datetime as dt
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import dagster as dg
@@ -18,8 +16,8 @@ import pytest
 
 from resources.loopback_server import LoopbackChannel
 from resources.sample_channel import generate_channel
+from tests.dev_server import ytingest_dev
 from tests.reliability.infra_fixtures import (
-    ROOT,
     assert_identical_counts,
     audit_archive,
     captioned_episodes,
@@ -31,7 +29,6 @@ from tests.reliability.infra_fixtures import (
     table_locked,
     wait_for,
 )
-from tests.test_ui_browser import _free_port, _wait_for
 
 DAY_A, DAY_B = dt.date(2026, 11, 13), dt.date(2026, 11, 14)
 FREE_AFTER_S, MONITOR_EVERY_S = 3, 2
@@ -47,27 +44,15 @@ def channel(tmp_path_factory):
 def dev_server(archive, instance, smoke_model_settings, tmp_path):
     from resources.instance import ensure_instance
 
-    port = _free_port()
     env = {
         **os.environ, **smoke_model_settings, "SENSOR_RUNNING": "false",
         "FREE_SLOTS_AFTER_RUN_END_SECONDS": str(FREE_AFTER_S), "RUN_MONITORING_INTERVAL_SECONDS": str(MONITOR_EVERY_S),
     }  # fmt: skip
     log_path = tmp_path / "dagster-dev.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingest_assets.cli", "dev", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
     try:
-        _wait_for(f"http://127.0.0.1:{port}/server_info", 180)
-        yield port, log_path
+        with ytingest_dev(env, log_path) as port:
+            yield port, log_path
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
         ensure_instance()  # dagster.yaml back to this process's settings for the tests that follow
 
 
