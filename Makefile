@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 DEBIAN_PACKAGES := ffmpeg espeak-ng
 TEST_DEBIAN_PACKAGES := chromium  # the UI test drives Debian's Chromium headless
 
-.PHONY: install system-deps test demo dev bench clean
+.PHONY: install system-deps test test-unit demo dev bench clean
 
 install: system-deps $(STAMP)
 
@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 test: install
 	@bash .ci/install-system-deps.sh $(TEST_DEBIAN_PACKAGES)
 	$(BIN)/python -m pytest -q
+
+test-unit: install  # under a minute: no Postgres, no models
+	$(BIN)/python -m pytest -q tests/unit
 
 demo: install
 	$(BIN)/ytingest demo

@@ -1,42 +1,52 @@
-"""The Dagster code location: assets, job, sensor and resources of ytingest."""
+"""The Dagster code location: assets, job, sensor, resources and executor, built from settings when the
+code location loads (so importing any module reads no setting)."""
 
 import dagster as dg
 
 from ingest_assets.audio import audio
 from ingest_assets.diarization import diarization
-from ingest_assets.jobs import ingest_job
-from ingest_assets.sensors import new_videos
+from ingest_assets.jobs import build_ingest_job
+from ingest_assets.partitions import build_partitions_def, build_per_video_asset
+from ingest_assets.sensors import build_new_videos_sensor
 from ingest_assets.text_embeddings import text_embeddings
 from ingest_assets.transcripts import transcripts
 from ingest_assets.videos import videos
 from ingest_assets.voice_embeddings import voice_embeddings
 from resources.media import MediaSource
-from resources.models import PRELOAD_MODULES, DiarizationResource, TextEncoderResource, VoiceEncoderResource, WhisperResource
+from resources.models import (
+    PRELOAD_MODULES,
+    DiarizationResource,
+    TextEncoderResource,
+    VoiceEncoderResource,
+    WhisperResource,
+)
 from resources.postgres import PostgresResource
+from ytingest.settings import get_settings
+
+PER_VIDEO_ASSETS = (videos, audio, transcripts, diarization, voice_embeddings, text_embeddings)
 
 # Every step runs in its own process, so a GPU step's model memory goes back when the process exits.
 # Forking from a server that has already imported the heavy libraries keeps that start-up cheap.
 executor = dg.multiprocess_executor.configured(
-    {
-        "start_method": {
-            "forkserver": {
-                "preload_modules": ["definitions", *PRELOAD_MODULES]
-            }
-        }
-    }
+    {"start_method": {"forkserver": {"preload_modules": ["definitions", *PRELOAD_MODULES]}}}
 )
 
-defs = dg.Definitions(
-    assets=[videos, audio, transcripts, diarization, voice_embeddings, text_embeddings],
-    jobs=[ingest_job],
-    sensors=[new_videos],
-    executor=executor,
-    resources={
-        "postgres": PostgresResource(),
-        "media": MediaSource(),
-        "whisper": WhisperResource(),
-        "diarizer": DiarizationResource(),
-        "voice_encoder": VoiceEncoderResource(),
-        "text_encoder": TextEncoderResource(),
-    },
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = get_settings()
+    job = build_ingest_job(build_partitions_def(settings))
+    return dg.Definitions(
+        assets=[build_per_video_asset(fn, settings) for fn in PER_VIDEO_ASSETS],
+        jobs=[job],
+        sensors=[build_new_videos_sensor(job, settings)],
+        executor=executor,
+        resources={
+            "postgres": PostgresResource(),
+            "media": MediaSource(),
+            "whisper": WhisperResource(),
+            "diarizer": DiarizationResource(),
+            "voice_encoder": VoiceEncoderResource(),
+            "text_encoder": TextEncoderResource(),
+        },
+    )

@@ -14,13 +14,9 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from ingest_assets.chunking import chunk_transcript
-from ingest_assets.speakers import assign_speakers
 from ingest_assets.text_embeddings import SPECIAL_TOKENS
-from ingest_assets.transcription import CaptionFile, TranscriptFetcher, speech_seconds
 from ingest_assets.voice_embeddings import speaker_clips
-from resources import catalog, transcript_store
-from resources.media import SAMPLE_RATE, MediaSource, wav_duration
+from resources.media import MediaSource
 from resources.models import (
     DiarizationResource,
     TextEncoderResource,
@@ -29,15 +25,21 @@ from resources.models import (
 )
 from resources.models.session import ModelSession
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
-from resources.vector_store import ChunkRow, ensure_model_index, replace_chunks
+from ytingest.core.audio_files import SAMPLE_RATE, wav_duration
+from ytingest.core.chunking import chunk_transcript
+from ytingest.core.speakers import assign_speakers
+from ytingest.core.transcription import CaptionFile, TranscriptFetcher, speech_seconds
+from ytingest.settings import get_settings
+from ytingest.store import catalog
+from ytingest.store import transcripts as transcript_store
+from ytingest.store.vectors import ChunkRow, ensure_model_index, replace_chunks
 
 Stage = Callable[[str], None]
 
 
 def run_baseline(channel_key: str, feed_url: str) -> dict[str, float]:
     """Seconds per stage (and `total`) for every video of the channel."""
-    from ingest_assets.cli import register_channel
+    from ytingest.app.channels import register_channel
 
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -24,7 +24,7 @@ def sizes(quick: bool) -> tuple[int, int]:
 
 
 def run(report: Report, work: Path, url: str, quick: bool) -> None:
-    from ingest_assets.runs import step_intervals
+    from ytingest.app.runs import step_intervals
 
     reset_archive(url)
     videos, per_video = sizes(quick)
@@ -62,9 +62,10 @@ def _store_transcripts(url: str, videos: int, per_video: int) -> None:
     """Caption transcripts with both upstream steps marked done, so the asset has real work to plan."""
     import psycopg
 
-    from ingest_assets.captions import Segment
-    from ingest_assets.cli import register_channel
-    from resources import catalog, transcript_store
+    from ytingest.app.channels import register_channel
+    from ytingest.core.captions import Segment
+    from ytingest.store import catalog
+    from ytingest.store import transcripts as transcript_store
 
     register_channel(f"http://127.0.0.1:9/{CHANNEL}.rss", key=CHANNEL)
     ids = [f"text{n:05d}" for n in range(videos)]
@@ -86,7 +87,7 @@ def _materialise_text_embeddings() -> str:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from ingest_assets.partitions import partition_key
-    from ingest_assets.runs import ingest_job_def
+    from ytingest.app.runs import ingest_job_def
 
     key = str(partition_key(CHANNEL, DAY))
     with dg.DagsterInstance.get() as instance, dg.execute_job(
@@ -122,7 +123,7 @@ def _bare_encode(by_video: list[list[str]]) -> tuple[float, float, int]:
     """Seconds for one `encode` over every chunk, seconds for one per video, and the batch size."""
     from sentence_transformers import SentenceTransformer
 
-    from resources.settings import get_settings
+    from ytingest.settings import get_settings
 
     settings = get_settings()
     model = SentenceTransformer(str(settings.embedding_model), device="cpu", local_files_only=True)

@@ -41,7 +41,7 @@ def isolate(root: Path | None = None) -> Path:
 
 def use_smoke_models(models_dir: Path, size: str = "tiny") -> dict[str, str]:
     """Build (or reuse) the smoke models and point the model variables at them, as a user would."""
-    from resources.smoke_models import build_smoke_models
+    from ytingest.offline.smoke_models import build_smoke_models
 
     smoke = build_smoke_models(models_dir, size=size)
     env = {**smoke.variables(), "MODEL_PROFILE": "cpu"}
@@ -50,8 +50,8 @@ def use_smoke_models(models_dir: Path, size: str = "tiny") -> dict[str, str]:
 
 
 def start_database() -> str:
-    from resources.instance import ensure_instance
-    from resources.postgres import ready_url
+    from ytingest.app.instance import ensure_instance
+    from ytingest.store.database import ready_url
 
     url = ready_url()
     ensure_instance()
@@ -64,8 +64,8 @@ def reset_archive(url: str) -> None:
     from dagster import DagsterInstance
 
     from ingest_assets.partitions import CHANNELS
-    from resources.instance import configure_pools
-    from resources.settings import get_settings
+    from ytingest.app.instance import configure_pools
+    from ytingest.settings import get_settings
 
     with psycopg.connect(url) as conn:
         conn.execute(f"TRUNCATE {', '.join(APP_TABLES)} CASCADE")
@@ -78,7 +78,7 @@ def reset_archive(url: str) -> None:
 
 
 def stop_database(root: Path) -> None:
-    from resources.postgres import stop_embedded
+    from ytingest.store.database import stop_embedded
 
     stop_embedded()
     shutil.rmtree(root, ignore_errors=True)

@@ -72,7 +72,7 @@ def generate_speech(target: Path, seconds: float) -> Path:
 def model_env(choice: str, work: Path) -> dict[str, str]:
     if choice == "configured":
         return {}
-    from resources.smoke_models import build_smoke_models
+    from ytingest.offline.smoke_models import build_smoke_models
 
     models = build_smoke_models(work / f"smoke-{choice}", size="real" if choice == "smoke-real" else "tiny")
     return {
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 POOL_RUN = """
 import datetime as dt, sys
 from dagster import DagsterInstance
-from ingest_assets.runs import run_channel_dates
+from ytingest.app.runs import run_channel_dates
 day = dt.date.fromisoformat(sys.argv[1])
 with DagsterInstance.get() as instance:
     sys.exit(0 if run_channel_dates(instance, "gpu-check", day, day, tags={"ytingest/gpu-check": "pool"}).success else 1)
@@ -179,9 +179,9 @@ def pool_check(work: Path, env: dict[str, str]) -> dict[str, Any]:
 
     from dagster import DagsterInstance, RunsFilter
 
-    from ingest_assets.runs import overlapping, step_intervals
-    from resources.loopback_server import LoopbackChannel
-    from resources.sample_channel import generate_channel, quick_episode
+    from ytingest.app.runs import overlapping, step_intervals
+    from ytingest.offline.loopback_server import LoopbackChannel
+    from ytingest.offline.sample_channel import generate_channel, quick_episode
 
     os.environ.update(env)
     days = [dt.date(2026, 1, 1), dt.date(2026, 1, 2)]
@@ -190,7 +190,7 @@ def pool_check(work: Path, env: dict[str, str]) -> dict[str, Any]:
         for n, day in enumerate(days)
     ]
     channel = generate_channel(work / "pool-channel", episodes)
-    from ingest_assets.cli import register_channel
+    from ytingest.app.channels import register_channel
 
     with LoopbackChannel(channel) as site:
         register_channel(site.rss_url, key="gpu-check")

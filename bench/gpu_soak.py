@@ -49,7 +49,7 @@ _LINES = (
 
 def soak_episodes(count: int, seconds: float) -> list[Any]:
     """`count` two-voice episodes of about `seconds` each over consecutive days, every other one captioned."""
-    from resources.sample_channel import GUEST, HOST, Captions, Episode
+    from ytingest.offline.sample_channel import GUEST, HOST, Captions, Episode
 
     per_line = 5.0  # espeak-ng reads one of these lines in 4-6 s
     lines = max(2, round(seconds / per_line))
@@ -68,7 +68,7 @@ def soak_episodes(count: int, seconds: float) -> list[Any]:
 
 def build_models(work: Path, size: str) -> dict[str, str]:
     """The seed's large set at `size` ("real": the production shapes), as the variables a user would set."""
-    from resources.smoke_models import build_gte_qwen2_sized_encoder, build_smoke_models
+    from ytingest.offline.smoke_models import build_gte_qwen2_sized_encoder, build_smoke_models
 
     models = build_smoke_models(work / f"smoke-{size}", size=size)
     encoder = build_gte_qwen2_sized_encoder(work / f"gte-qwen2-{size}", size=size)
@@ -171,11 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     if not on_gpu and not args.allow_cpu:
         print(f"gpu_soak: no CUDA device here ({device}); run it on a machine with an NVIDIA GPU", file=sys.stderr)
         return 2
-    from resources.loopback_server import LoopbackChannel
-    from resources.sample_channel import generate_channel
+    from ytingest.offline.loopback_server import LoopbackChannel
+    from ytingest.offline.sample_channel import generate_channel
 
     models = build_models(args.models_dir, args.size)
-    ytingest = [sys.executable, "-m", "ingest_assets.cli"]  # the console script, without needing it installed
+    ytingest = [sys.executable, "-m", "ytingest.app.cli"]  # the console script, without needing it installed
     with tempfile.TemporaryDirectory(prefix="gpu-soak-") as tmp:
         work = Path(tmp)
         channel = generate_channel(work / "channel", soak_episodes(args.videos, args.seconds))

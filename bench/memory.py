@@ -49,8 +49,8 @@ class VideoRss:
 
 
 def run(report: Report, work: Path, url: str, quick: bool) -> None:
-    from ingest_assets.ingest import run_ingest
-    from resources.loopback_server import LoopbackChannel
+    from ytingest.app.ingest import run_ingest
+    from ytingest.offline.loopback_server import LoopbackChannel
 
     videos, reference = sizes(quick)
     channel = short_channel(work / "memory-channel", videos, SECONDS_PER_VIDEO)

@@ -28,8 +28,8 @@ def durations(quick: bool) -> list[float]:
 
 
 def run(report: Report, work: Path, url: str, quick: bool) -> None:
-    from ingest_assets.ingest import run_ingest
-    from resources.loopback_server import LoopbackChannel
+    from ytingest.app.ingest import run_ingest
+    from ytingest.offline.loopback_server import LoopbackChannel
 
     channel = mixed_channel(work / "pipeline-channel", durations(quick))
     with LoopbackChannel(channel) as site:
@@ -48,7 +48,7 @@ def run(report: Report, work: Path, url: str, quick: bool) -> None:
 def _rows(report: Report, ingest: Any, floor: dict[str, float], sampler: StepSampler, channel: Any) -> None:
     from dagster import DagsterInstance
 
-    from ingest_assets.runs import step_intervals
+    from ytingest.app.runs import step_intervals
 
     with DagsterInstance.get() as instance:
         run_id = ingest.run_ids[0]

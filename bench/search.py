@@ -28,8 +28,8 @@ from bench.environment import reset_archive
 from bench.report import Report, Row
 
 if TYPE_CHECKING:
-    from resources.search import Hit
-    from resources.vector_store import ModelIndex
+    from ytingest.store.search import Hit
+    from ytingest.store.vectors import ModelIndex
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ def sizes(quick: bool) -> tuple[int, int, int]:
 
 
 def run(report: Report, work: Path, url: str, quick: bool) -> None:
-    from resources.settings import get_settings
+    from ytingest.settings import get_settings
 
     reset_archive(url)
     total, bases, queries = sizes(quick)
@@ -120,7 +120,7 @@ def _dataset(base: np.ndarray, base_texts: list[str], total: int) -> tuple[np.nd
 
 def _load(url: str, model: str, vectors: np.ndarray, texts: list[str], channel_of_row: np.ndarray) -> np.ndarray:
     """Rows through the project's write path; returns chunk_id per row."""
-    from resources.vector_store import ChunkRow, ensure_model_index, replace_chunks
+    from ytingest.store.vectors import ChunkRow, ensure_model_index, replace_chunks
 
     videos = len(vectors) // ROWS_PER_VIDEO
     video_ids = [f"search{n:06d}" for n in range(videos)]
@@ -143,8 +143,8 @@ def _load(url: str, model: str, vectors: np.ndarray, texts: list[str], channel_o
 
 
 def _measure(report: Report, conn: psycopg.Connection, data: Workload, case: Case) -> None:
-    from resources.search import CANDIDATES_PER_HIT, Filters, _filter_sql, search, vector_ranking
-    from resources.vector_store import model_index
+    from ytingest.store.search import CANDIDATES_PER_HIT, Filters, _filter_sql, search, vector_ranking
+    from ytingest.store.vectors import model_index
 
     model, queries, label = data.model, data.queries, case.label
     index = model_index(conn, model)
@@ -198,7 +198,7 @@ def _measure(report: Report, conn: psycopg.Connection, data: Workload, case: Cas
 
 def _plan(conn: psycopg.Connection, index: ModelIndex, where: sql.Composable, params: list, query: np.ndarray, limit: int) -> str:
     """The plan of the statement `vector_ranking` picks (exact over a selective filter's rows, else HNSW)."""
-    from resources.search import vector_statement
+    from ytingest.store.search import vector_statement
 
     with conn.transaction():
         statement, args = vector_statement(conn, index, query, where, params, limit)

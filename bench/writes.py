@@ -27,7 +27,7 @@ def sizes(quick: bool) -> tuple[int, int]:
 
 
 def run(report: Report, work: Path, url: str, quick: bool) -> None:
-    from resources.vector_store import ChunkRow
+    from ytingest.store.vectors import ChunkRow
 
     reset_archive(url)
     videos, per_video = sizes(quick)
@@ -57,7 +57,7 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 def _prepare(url: str, ids: list[str]) -> None:
-    from resources.vector_store import ensure_model_index
+    from ytingest.store.vectors import ensure_model_index
 
     with psycopg.connect(url) as conn:
         add_channels(conn, ["benchwrites"])
@@ -80,13 +80,13 @@ def _timed(url: str, write: Callable[..., None], *args: object) -> float:
 
 
 def _project_write(conn: psycopg.Connection, video_id: str, rows, vectors: np.ndarray) -> None:
-    from resources.vector_store import replace_chunks
+    from ytingest.store.vectors import replace_chunks
 
     replace_chunks(conn, video_id, MODEL, rows, vectors)
 
 
 def _plain_insert(conn: psycopg.Connection, video_id: str, rows, vectors: np.ndarray) -> None:
-    from resources.vector_store import vector_literal
+    from ytingest.store.vectors import vector_literal
 
     conn.execute(f"DELETE FROM {PLAIN_TABLE} WHERE video_id = %s AND model = %s", (video_id, MODEL))
     with conn.cursor() as cur:

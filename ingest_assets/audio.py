@@ -5,10 +5,12 @@ from collections import Counter
 import dagster as dg
 
 from ingest_assets.partitions import dates_by_channel, per_video_asset
-from resources import catalog
-from resources.media import SAMPLE_RATE, MediaError, MediaSource
+from resources.media import MediaSource
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
+from ytingest.core.audio_files import SAMPLE_RATE
+from ytingest.core.media_errors import MediaError
+from ytingest.settings import get_settings
+from ytingest.store import catalog
 
 ASSET = "audio"
 

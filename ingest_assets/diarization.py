@@ -4,12 +4,12 @@ import dagster as dg
 
 from ingest_assets.checks import DIARIZATION_CHECKS, diarization_checks
 from ingest_assets.partitions import per_video_asset
-from ingest_assets.speakers import assign_speakers
 from ingest_assets.video_steps import VideoFailed, plan, run_video
-from resources import transcript_store
 from resources.models import Diarization, DiarizationResource
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
+from ytingest.core.speakers import assign_speakers
+from ytingest.settings import get_settings
+from ytingest.store import transcripts as transcript_store
 
 ASSET = "diarization"
 

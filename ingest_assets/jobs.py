@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from ingest_assets.partitions import PARTITIONS
 
-ingest_job = dg.define_asset_job(
-    name="ingest",
-    selection=dg.AssetSelection.all(),
-    partitions_def=PARTITIONS,
-    description="Everything for a channel's videos of given dates: listing, audio, and the steps after it.",
-)
+def build_ingest_job(partitions_def: dg.PartitionsDefinition):
+    return dg.define_asset_job(
+        name="ingest",
+        selection=dg.AssetSelection.all(),
+        partitions_def=partitions_def,
+        description="Everything for a channel's videos of given dates: listing, audio, and the steps after it.",
+    )

@@ -1,20 +1,24 @@
-"""Channel x date partitions shared by every per-video asset, and how backfills batch them."""
+"""Channel x date partitions shared by every per-video asset, and how backfills batch them.
+
+The date dimension starts at PARTITION_START_DATE and backfills take BACKFILL_DAYS_PER_RUN dates a run,
+so the per-video assets are built from settings when the code location loads (`definitions.py`), not
+when this module is imported: `per_video_asset` only marks a function as one."""
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 
 import dagster as dg
 
-from resources.settings import get_settings
+from ytingest.settings import Settings
 
 CHANNELS = dg.DynamicPartitionsDefinition(name="channels")
 
 
-def build_partitions_def() -> dg.MultiPartitionsDefinition:
-    settings = get_settings()
+def build_partitions_def(settings: Settings) -> dg.MultiPartitionsDefinition:
     return dg.MultiPartitionsDefinition(
         {
             "channel": CHANNELS,
@@ -26,20 +30,33 @@ def build_partitions_def() -> dg.MultiPartitionsDefinition:
     )
 
 
-def build_backfill_policy() -> dg.BackfillPolicy:
+def build_backfill_policy(settings: Settings) -> dg.BackfillPolicy:
     # Dagster groups a multi-partition selection along its narrower dimension, so one channel over
     # three years becomes runs of BACKFILL_DAYS_PER_RUN dates (37 runs at 30), and one date over
     # all channels becomes runs of that many channels.
-    return dg.BackfillPolicy.multi_run(max_partitions_per_run=get_settings().backfill_days_per_run)
-
-
-PARTITIONS = build_partitions_def()
-BACKFILL_POLICY = build_backfill_policy()
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=settings.backfill_days_per_run)
 
 
 def per_video_asset(**kwargs):
-    """`@dg.asset` on the channel x date partitions with batched backfills, as every per-video asset is."""
-    return dg.asset(partitions_def=PARTITIONS, backfill_policy=BACKFILL_POLICY, **kwargs)
+    """Mark a function as a per-video asset with these `@dg.asset` arguments; `build_per_video_asset`
+    makes it one on the channel x date partitions with batched backfills."""
+
+    def mark(fn):
+        fn.asset_kwargs = kwargs
+        return fn
+
+    return mark
+
+
+def build_per_video_asset(fn, settings: Settings) -> dg.AssetsDefinition:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy is beta, and chosen knowingly
+        return dg.asset(
+            name=fn.__name__,
+            partitions_def=build_partitions_def(settings),
+            backfill_policy=build_backfill_policy(settings),
+            **fn.asset_kwargs,
+        )(fn)
 
 
 def dates_by_channel(keys: Sequence[str]) -> dict[str, list[dt.date]]:

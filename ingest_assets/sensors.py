@@ -7,28 +7,32 @@ from collections import defaultdict
 
 import dagster as dg
 
-from ingest_assets.channels_file import read_channels_file
-from ingest_assets.feeds import FeedError, parse_feed
-from ingest_assets.identifiers import youtube_feed_url
-from ingest_assets.jobs import ingest_job
+from ingest_assets.dead_runs import release_dead_runs
 from ingest_assets.partitions import CHANNELS, partition_key
-from ingest_assets.runs import release_dead_runs
-from resources import catalog
-from resources.media import MediaError, MediaSource
+from resources.media import MediaSource
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
+from ytingest.core.channels_file import read_channels_file
+from ytingest.core.feeds import FeedError, parse_feed
+from ytingest.core.identifiers import youtube_feed_url
+from ytingest.core.media_errors import MediaError
+from ytingest.settings import Settings, get_settings
+from ytingest.store import catalog
 
 # Feeds show the newest ~15 entries; remembering more than that per channel is enough to never re-request.
 SEEN_PER_CHANNEL = 500
 POLL_LIMIT = 30
 
 
-@dg.sensor(
-    job=ingest_job,
-    minimum_interval_seconds=get_settings().sensor_interval_seconds,
-    default_status=dg.DefaultSensorStatus.RUNNING if get_settings().sensor_running else dg.DefaultSensorStatus.STOPPED,
-    description="Polls each channel's feed; new channels become partitions, new videos become runs.",
-)
+def build_new_videos_sensor(job, settings: Settings) -> dg.SensorDefinition:
+    return dg.sensor(
+        name="new_videos",
+        job=job,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING if settings.sensor_running else dg.DefaultSensorStatus.STOPPED,
+        description="Polls each channel's feed; new channels become partitions, new videos become runs.",
+    )(new_videos)
+
+
 def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, media: MediaSource):
     settings = get_settings()
     for run_id in release_dead_runs(context.instance, settings.free_slots_after_run_end_seconds):

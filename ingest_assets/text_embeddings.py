@@ -8,16 +8,16 @@ import numpy as np
 import psycopg
 
 from ingest_assets.checks import TEXT_CHECKS, text_checks
-from ingest_assets.chunking import Chunk, chunk_transcript
 from ingest_assets.partitions import per_video_asset
 from ingest_assets.video_steps import VideoFailed, plan, run_video
-from resources import transcript_store
 from resources.models import TextEncoderResource
 from resources.models.errors import ModelError
 from resources.models.text_encoder import TextEncoderSession
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
-from resources.vector_store import ChunkRow, ensure_model_index, replace_chunks
+from ytingest.core.chunking import Chunk, chunk_transcript
+from ytingest.settings import get_settings
+from ytingest.store import transcripts as transcript_store
+from ytingest.store.vectors import ChunkRow, ensure_model_index, replace_chunks
 
 ASSET = "text_embeddings"
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] (or the model's equivalents) take two of the model's positions

@@ -4,13 +4,13 @@ import dagster as dg
 
 from ingest_assets.checks import TRANSCRIPT_CHECKS, transcript_checks
 from ingest_assets.partitions import per_video_asset
-from ingest_assets.transcription import CaptionFile, FetchedTranscript, TranscriptFetcher, speech_seconds
 from ingest_assets.video_steps import VideoFailed, plan, run_video
-from resources import transcript_store
-from resources.media import wav_duration
 from resources.models import WhisperResource
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
+from ytingest.core.audio_files import wav_duration
+from ytingest.core.transcription import CaptionFile, FetchedTranscript, TranscriptFetcher, speech_seconds
+from ytingest.settings import get_settings
+from ytingest.store import transcripts as transcript_store
 
 ASSET = "transcripts"
 

@@ -12,8 +12,8 @@ import dagster as dg
 import psycopg
 
 from ingest_assets.partitions import dates_by_channel
-from resources import catalog
 from resources.postgres import PostgresResource
+from ytingest.store import catalog
 
 T = TypeVar("T")
 

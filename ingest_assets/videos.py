@@ -4,12 +4,13 @@ import datetime as dt
 
 import dagster as dg
 
-from ingest_assets.identifiers import video_id_for
 from ingest_assets.partitions import dates_by_channel, per_video_asset
-from resources import catalog
-from resources.media import MediaError, MediaSource
+from resources.media import MediaSource
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
+from ytingest.core.identifiers import video_id_for
+from ytingest.core.media_errors import MediaError
+from ytingest.settings import get_settings
+from ytingest.store import catalog
 
 # Estimated YouTube dates ("3 weeks ago") can be off by days; resolve every estimate this close.
 ESTIMATE_MARGIN_DAYS = 3

@@ -10,10 +10,10 @@ import numpy as np
 from ingest_assets.checks import VOICE_CHECKS, voice_checks
 from ingest_assets.partitions import per_video_asset
 from ingest_assets.video_steps import VideoFailed, plan, run_video
-from resources import transcript_store
 from resources.models import VoiceEncoderResource
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
+from ytingest.settings import get_settings
+from ytingest.store import transcripts as transcript_store
 
 ASSET = "voice_embeddings"
 MIN_TURN_SECONDS = 0.3  # shorter turns are mostly boundary noise from the segmentation model

@@ -6,170 +6,31 @@ Errors are sorted into transient (429, 5xx, resets, timeouts: retried with backo
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
-import hashlib
 import logging
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
-import wave
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from ingest_assets.feeds import parse_feed
-from ingest_assets.identifiers import ChannelSpec, validate_video_id
-from resources.settings import Settings, get_settings
+from ytingest.core.audio_files import (
+    DownloadedAudio,
+    SavedCaption,
+    convert_to_wav,
+    sha256_of,
+    wav_duration,
+)
+from ytingest.core.feeds import parse_feed
+from ytingest.core.identifiers import ChannelSpec, validate_video_id
+from ytingest.core.listing import ListedVideo, Listing, listing_from_info, video_from_entry
+from ytingest.core.media_errors import MAX_RETRY_AFTER_SECONDS, MediaError, classify
+from ytingest.settings import Settings, get_settings
 
 log = logging.getLogger("ytingest.media")
-
-SAMPLE_RATE = 16_000
-MAX_RETRY_AFTER_SECONDS = 120.0  # longer Retry-After waits are cut to this; if retries run out, the next run tries again
-_HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
-_PERMANENT_PHRASES = (
-    "private video",
-    "video unavailable",
-    "has been removed",
-    "account associated with this video has been terminated",
-    "members-only",
-    "sign in to confirm your age",
-    "not available in your country",
-    "the downloaded file is empty",
-    "no video formats found",
-    "requested format is not available",
-)
-_TRANSIENT_PHRASES = (
-    "timed out",
-    "connection reset",
-    "connection refused",
-    "remote end closed",
-    "incomplete read",
-    "content too short",
-    "temporary failure",
-)
-
-
-class MediaError(Exception):
-    """A download or conversion failure, with a reason fit for the failures table."""
-
-    def __init__(
-        self, reason: str, *, transient: bool = False, unsupported: bool = False, retry_after: float | None = None
-    ):
-        super().__init__(reason)
-        self.reason = reason
-        self.transient = transient
-        self.unsupported = unsupported
-        self.retry_after = retry_after  # seconds the server asked us to wait (429/503 Retry-After)
-
-
-@dataclass(frozen=True)
-class ListedVideo:
-    source_id: str
-    extractor: str
-    url: str
-    title: str
-    published: dt.datetime | None
-    date_exact: bool
-    media_url: str | None = None
-    duration_seconds: float | None = None
-
-
-@dataclass(frozen=True)
-class Listing:
-    videos: list[ListedVideo]
-    title: str | None = None
-    youtube_channel_id: str | None = None
-
-
-@dataclass(frozen=True)
-class SavedCaption:
-    language: str
-    kind: str  # manual | automatic
-    format: str
-    path: Path
-    sha256: str
-
-
-@dataclass(frozen=True)
-class DownloadedAudio:
-    path: Path
-    duration_seconds: float
-    sha256: str
-    bytes: int
-    source_url: str
-    captions: list[SavedCaption] = field(default_factory=list)
-    caption_errors: list[str] = field(default_factory=list)
-    attempts: int = 1
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def classify(exc: BaseException) -> MediaError:
-    """Map a yt-dlp or network exception to a MediaError saying whether a retry can help."""
-    if isinstance(exc, MediaError):
-        return exc
-    original = getattr(exc, "exc_info", None)
-    cause = original[1] if original and len(original) > 1 else exc.__cause__ or exc.__context__
-    # Some yt-dlp errors carry no text (timeouts, short reads): their class names say what happened.
-    names = " ".join(type(e).__name__ for e in (exc, cause) if e is not None)
-    message = (str(exc) or str(cause or "")).removeprefix("ERROR: ").strip() or names
-    lowered = f"{message} {names}".lower()
-    status = getattr(cause, "status", None)
-    if status is None:
-        match = _HTTP_STATUS.search(message)
-        status = int(match.group(1)) if match else None
-    short = message.splitlines()[0][:300]
-    if status is not None:
-        retry_after = _retry_after(cause)
-        return MediaError(
-            f"HTTP {status}: {short}",
-            transient=status == 429 or status >= 500,
-            retry_after=retry_after if retry_after is not None else _retry_after(exc),
-        )
-    if "unsupported url" in lowered:
-        return MediaError(short, unsupported=True)
-    if any(p in lowered for p in _PERMANENT_PHRASES):
-        return MediaError(short)
-    if "timeout" in lowered or "timed out" in lowered:
-        return MediaError(f"timed out: {short}", transient=True)
-    if "did not get any data blocks" in lowered:
-        return MediaError(f"empty response: {short}", transient=True)
-    if any(p in lowered for p in ("contenttooshort", "incompleteread", "more expected")):
-        return MediaError(f"download incomplete: {short}", transient=True)
-    if isinstance(cause, (TimeoutError, ConnectionError)) or any(p in lowered for p in _TRANSIENT_PHRASES):
-        return MediaError(short, transient=True)
-    return MediaError(short)
-
-
-def _retry_after(cause: BaseException | None) -> float | None:
-    """The Retry-After of an HTTP error response, in seconds (delta-seconds or an HTTP date)."""
-    headers = getattr(getattr(cause, "response", None), "headers", None)
-    value = headers.get("Retry-After") if headers is not None else None
-    if not value:
-        return None
-    value = str(value).strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
 
 class _YtDlpLogger:
     """Route yt-dlp's chatter to logging; its errors surface through exceptions instead."""
@@ -362,7 +223,7 @@ class MediaSource(dg.ConfigurableResource):
                 return DownloadedAudio(
                     path=final,
                     duration_seconds=duration,
-                    sha256=_sha256(final),
+                    sha256=sha256_of(final),
                     bytes=final.stat().st_size,
                     source_url=url,
                     captions=captions,
@@ -431,7 +292,7 @@ class MediaSource(dg.ConfigurableResource):
             tmp = work / f"{path.name}.tmp"  # this download's own: a concurrent one writes the same name
             tmp.write_text(data, encoding="utf-8")
             os.replace(tmp, path)
-            saved.append(SavedCaption(lang, kind, fmt, path, _sha256(path)))
+            saved.append(SavedCaption(lang, kind, fmt, path, sha256_of(path)))
         return saved, errors
 
 
@@ -483,87 +344,3 @@ def _remove_abandoned_work_dirs(audio_dir: Path, video_id: str, keep: Path) -> N
             os.close(fd)
 
 
-def convert_to_wav(source: Path, target: Path) -> None:
-    """Decode any container yt-dlp gave us to 16 kHz mono 16-bit PCM, the input every model here takes."""
-    cmd = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
-        "-c:a", "pcm_s16le", "-f", "wav", str(target),
-    ]  # fmt: skip
-    try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
-    except FileNotFoundError:
-        raise MediaError("ffmpeg is not installed") from None
-    if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or ["unknown error"])[-1].replace(str(source), source.name)[:300]
-        raise MediaError(f"corrupt or unreadable media: ffmpeg: {detail}")
-
-
-def wav_duration(path: Path) -> float:
-    try:
-        with wave.open(str(path), "rb") as wav:
-            if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1:
-                raise MediaError(f"conversion produced {wav.getnchannels()} ch at {wav.getframerate()} Hz")
-            return wav.getnframes() / SAMPLE_RATE
-    except (wave.Error, EOFError) as exc:
-        raise MediaError(f"corrupt or unreadable media: {exc}") from None
-
-
-def _timestamp(entry: dict[str, Any]) -> dt.datetime | None:
-    for key in ("timestamp", "release_timestamp"):
-        value = entry.get(key)
-        if isinstance(value, (int, float)):
-            return dt.datetime.fromtimestamp(value, tz=dt.UTC)
-    for key in ("upload_date", "release_date"):
-        value = entry.get(key)
-        if isinstance(value, str) and re.fullmatch(r"\d{8}", value):
-            return dt.datetime.strptime(value, "%Y%m%d").replace(tzinfo=dt.UTC)
-    return None
-
-
-def video_from_entry(entry: dict[str, Any], *, exact: bool) -> ListedVideo | None:
-    """One entry of a yt-dlp (flat) listing; None for entries that are not videos (tabs, channels)."""
-    if entry.get("_type") == "playlist" or entry.get("ie_key") in ("YoutubeTab",):
-        return None
-    url = entry.get("webpage_url") or entry.get("url") or entry.get("original_url")
-    source_id = entry.get("id")
-    if not url or not source_id:
-        return None
-    extractor = str(entry.get("ie_key") or entry.get("extractor_key") or entry.get("extractor") or "generic")
-    if extractor.lower() == "youtube" and not str(url).startswith("http"):
-        url = f"https://www.youtube.com/watch?v={source_id}"
-    duration = entry.get("duration")
-    return ListedVideo(
-        source_id=str(source_id),
-        extractor=extractor,
-        url=str(url),
-        title=str(entry.get("title") or source_id),
-        published=_timestamp(entry),
-        # YouTube's flat listings only estimate dates ("3 days ago"); other extractors give real ones.
-        date_exact=exact or not extractor.lower().startswith("youtube"),
-        duration_seconds=float(duration) if isinstance(duration, (int, float)) else None,
-    )
-
-
-def listing_from_info(info: dict[str, Any]) -> Listing:
-    """Flatten a yt-dlp playlist result (channel tabs included) into its videos."""
-    videos: list[ListedVideo] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        for entry in node.get("entries") or []:
-            if not entry:
-                continue
-            if entry.get("_type") == "playlist":
-                walk(entry)
-                continue
-            video = video_from_entry(entry, exact=False)
-            if video is not None:
-                videos.append(video)
-
-    if info.get("_type") == "playlist" or "entries" in info:
-        walk(info)
-    else:
-        video = video_from_entry(info, exact=True)
-        if video is not None:
-            videos.append(video)
-    return Listing(videos=videos, title=info.get("title"), youtube_channel_id=info.get("channel_id"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 _ROOT = Path(tempfile.mkdtemp(prefix="ytingest-tests-"))
-# Set before any project module is imported: partitions and settings are read at import.
+# The whole session's settings: a throwaway DATA_DIR and DAGSTER_HOME, nothing from the developer's .env.
 for _name in list(os.environ):
     if _name in {"DATABASE_URL", "MODELS_DIR", "HF_TOKEN", "YTDLP_COOKIES_FILE"}:
         del os.environ[_name]
@@ -30,12 +30,12 @@ os.environ.update(
     }
 )
 
-pytest_plugins = ["tests.fixtures_media", "tests.fixtures_models", "tests.fixtures_pipeline"]
+pytest_plugins = ["tests.support.fixtures_media", "tests.support.fixtures_models", "tests.support.fixtures_pipeline"]
 
 
 @pytest.fixture(scope="session")
 def database_url():
-    from resources.postgres import ready_url, stop_embedded
+    from ytingest.store.database import ready_url, stop_embedded
 
     url = ready_url()
     yield url
@@ -47,7 +47,7 @@ def database_url():
 def instance(database_url):
     from dagster import DagsterInstance
 
-    from resources.instance import ensure_instance
+    from ytingest.app.instance import ensure_instance
 
     ensure_instance()
     with DagsterInstance.get() as dagster_instance:
@@ -66,8 +66,8 @@ def archive(database_url, instance):
     import psycopg
 
     from ingest_assets.partitions import CHANNELS
-    from resources.instance import configure_pools
-    from resources.settings import get_settings
+    from ytingest.app.instance import configure_pools
+    from ytingest.settings import get_settings
 
     with psycopg.connect(database_url) as conn:
         conn.execute(f"TRUNCATE {', '.join(APP_TABLES)} CASCADE")

@@ -11,7 +11,7 @@ from typing import Final, Literal, cast
 
 from resources.models.errors import ModelConfigError
 from resources.models.nvml import open_nvml
-from resources.settings import Settings
+from ytingest.settings import Settings
 
 Kind = Literal["whisper", "diarization", "voice", "text_encoder"]
 Profile = Literal["cpu", "gpu-small", "gpu-large"]

@@ -18,15 +18,15 @@ import dagster as dg
 import numpy as np
 
 from resources.models.device import Device
-from resources.models.diarization_windows import (
+from resources.models.errors import ModelConfigError, scrub
+from resources.models.locate import ModelSource, hub_repository, locate
+from resources.models.session import ModelSession, settings_with, step_logger
+from ytingest.core.diarization_windows import (
     is_silent,
     join_at_boundary,
     link_speakers,
     read_windows,
 )
-from resources.models.errors import ModelConfigError, scrub
-from resources.models.locate import ModelSource, hub_repository, locate
-from resources.models.session import ModelSession, settings_with, step_logger
 
 if TYPE_CHECKING:
     from pyannote.audio import Pipeline

@@ -26,7 +26,7 @@ from resources.models.memory import (
 )
 from resources.models.oom import Logger, OomLadder
 from resources.models.telemetry import MetadataValue, Telemetry
-from resources.settings import Settings, get_settings, load_settings
+from ytingest.settings import Settings, get_settings, load_settings
 
 M = TypeVar("M")
 T = TypeVar("T")

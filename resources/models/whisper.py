@@ -22,7 +22,7 @@ from resources.models.locate import ModelSource, hub_repository, locate
 from resources.models.oom import Logger
 from resources.models.session import ModelSession, settings_with, step_logger
 from resources.models.telemetry import MetadataValue
-from resources.settings import Settings
+from ytingest.settings import Settings
 
 if TYPE_CHECKING:
     from faster_whisper import BatchedInferencePipeline, WhisperModel

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from resources.settings import get_settings
+from ytingest.settings import get_settings
 
 # table -> rows per video, for every per-video table of the archive
 PER_VIDEO_TABLES = (

@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 
-from resources.sample_channel import Captions, quick_episode
+from ytingest.offline.sample_channel import Captions, quick_episode
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_VIDEO_ASSETS = ("audio", "transcripts", "diarization", "voice_embeddings", "text_embeddings")
@@ -27,7 +27,7 @@ PER_VIDEO_ASSETS = ("audio", "transcripts", "diarization", "voice_embeddings", "
 LAUNCH = """
 import datetime as dt, sys
 from dagster import DagsterInstance
-from ingest_assets.runs import run_channel_dates
+from ytingest.app.runs import run_channel_dates
 channel, first, last, tag = sys.argv[1], dt.date.fromisoformat(sys.argv[2]), dt.date.fromisoformat(sys.argv[3]), sys.argv[4]
 with DagsterInstance.get() as instance:
     outcome = run_channel_dates(instance, channel, first, last, tags={"ytingest/test": tag})

@@ -22,14 +22,14 @@ import sys
 import psycopg
 import pytest
 
-from resources.loopback_server import LoopbackChannel
-from resources.sample_channel import (
+from tests.reliability.infra_fixtures import ROOT
+from ytingest.offline.loopback_server import LoopbackChannel
+from ytingest.offline.sample_channel import (
     Captions,
     Container,
     generate_channel,
     quick_episode,
 )
-from tests.reliability.infra_fixtures import ROOT
 
 DAYS = {"short": dt.date(2026, 11, 15), "medium": dt.date(2026, 11, 16), "long": dt.date(2026, 11, 17)}
 SECONDS = {"medium": 2400, "long": 7200}
@@ -65,12 +65,12 @@ import datetime as dt
 key = str(partition_key(channel, dt.date.fromisoformat(day)))
 with dg.DagsterInstance.get() as instance:  # the channel partitions live there
     for step in sys.argv[3:]:
-        assets = [a for a in defs.assets if a.key.to_user_string() == step]
+        assets = [a for a in defs().assets if a.key.to_user_string() == step]
         stop.clear()
         sampler = threading.Thread(target=sample, args=(step,))
         sampler.start()
         try:
-            result = dg.materialize(assets, partition_key=key, instance=instance, resources=defs.resources)
+            result = dg.materialize(assets, partition_key=key, instance=instance, resources=defs().resources)
         finally:
             stop.set()
             sampler.join()
@@ -113,8 +113,8 @@ def _measure(channel_key: str, day: dt.date, env) -> dict[str, dict[str, float]]
 
 
 def test_two_hour_video_in_bounded_memory(archive, instance, channel, smoke_model_settings):
-    from ingest_assets.cli import register_channel
-    from resources.settings import get_settings
+    from ytingest.app.channels import register_channel
+    from ytingest.settings import get_settings
 
     env = {**os.environ, **smoke_model_settings}
     with LoopbackChannel(channel) as site:

@@ -14,9 +14,6 @@ import time
 import dagster as dg
 import pytest
 
-from resources.loopback_server import LoopbackChannel
-from resources.sample_channel import generate_channel
-from tests.dev_server import ytingest_dev
 from tests.reliability.infra_fixtures import (
     assert_identical_counts,
     audit_archive,
@@ -29,6 +26,9 @@ from tests.reliability.infra_fixtures import (
     table_locked,
     wait_for,
 )
+from tests.support.dev_server import ytingest_dev
+from ytingest.offline.loopback_server import LoopbackChannel
+from ytingest.offline.sample_channel import generate_channel
 
 DAY_A, DAY_B = dt.date(2026, 11, 13), dt.date(2026, 11, 14)
 FREE_AFTER_S, MONITOR_EVERY_S = 3, 2
@@ -42,7 +42,7 @@ def channel(tmp_path_factory):
 
 @pytest.fixture
 def dev_server(archive, instance, smoke_model_settings, tmp_path):
-    from resources.instance import ensure_instance
+    from ytingest.app.instance import ensure_instance
 
     env = {
         **os.environ, **smoke_model_settings, "SENSOR_RUNNING": "false",
@@ -73,9 +73,9 @@ def _step_started(instance, run_id, step_key):
 def test_killed_run_frees_its_gpu_slot(archive, instance, channel, smoke_model_settings, dev_server):
     from dagster_graphql import DagsterGraphQLClient
 
-    from ingest_assets.cli import register_channel
     from ingest_assets.partitions import partition_key
-    from resources.settings import get_settings
+    from ytingest.app.channels import register_channel
+    from ytingest.settings import get_settings
 
     port, log_path = dev_server
     client = DagsterGraphQLClient("127.0.0.1", port_number=port)
@@ -134,8 +134,8 @@ def test_killed_ingest_process_is_failed_and_its_slot_freed_without_a_daemon(
     """A run launched in-process (as `ytingest ingest` does) has no code server to notice its death: killed
     with its GPU step mid-write, it stays STARTED holding the `gpu` slot. `release_dead_runs` (run by
     `ytingest ingest` and by the sensor's tick) fails it, frees the slot, and the next run's GPU steps run."""
-    from ingest_assets.cli import register_channel
-    from ingest_assets.runs import release_dead_runs
+    from ingest_assets.dead_runs import release_dead_runs
+    from ytingest.app.channels import register_channel
 
     env = {**os.environ, **smoke_model_settings}
     with LoopbackChannel(channel) as site:

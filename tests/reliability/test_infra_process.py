@@ -12,8 +12,6 @@ import dagster as dg
 import psycopg
 import pytest
 
-from resources.loopback_server import LoopbackChannel
-from resources.sample_channel import generate_channel
 from tests.reliability.infra_fixtures import (
     assert_identical_counts,
     audit_archive,
@@ -25,6 +23,8 @@ from tests.reliability.infra_fixtures import (
     table_locked,
     wait_for,
 )
+from ytingest.offline.loopback_server import LoopbackChannel
+from ytingest.offline.sample_channel import generate_channel
 
 DAY = dt.date(2026, 11, 12)
 VIDEOS = 2
@@ -37,7 +37,7 @@ def channel(tmp_path_factory):
 
 @pytest.fixture
 def site(archive, channel):
-    from ingest_assets.cli import register_channel
+    from ytingest.app.channels import register_channel
 
     with LoopbackChannel(channel) as loopback:
         register_channel(loopback.rss_url, key="infra")
@@ -45,7 +45,7 @@ def site(archive, channel):
 
 
 def _audio_dir():
-    from resources.settings import get_settings
+    from ytingest.settings import get_settings
 
     return get_settings().data_dir / "audio"
 
@@ -169,8 +169,8 @@ def test_same_video_downloaded_twice_at_once(channel, tmp_path):
     slowly so they surely overlap) both succeed with the same WAV and captions, and leave nothing else."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from resources.loopback_server import Fault
     from resources.media import MediaSource
+    from ytingest.offline.loopback_server import Fault
 
     video_id = channel.episodes[0].video_id
     with LoopbackChannel(channel, faults={video_id: Fault.slow(stall_s=0.3, chunks=6)}) as loopback:

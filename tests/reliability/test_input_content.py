@@ -17,19 +17,7 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from ingest_assets.identifiers import validate_video_id
 from ingest_assets.partitions import partition_key
-from resources.loopback_server import Fault, LoopbackChannel
-from resources.sample_channel import (
-    GUEST,
-    HOST,
-    Captions,
-    Episode,
-    generate_channel,
-    quick_episode,
-    silent_episode,
-)
-from resources.settings import get_settings
 from tests.reliability.archive_state import (
     ASSETS,
     assert_files_match_rows,
@@ -43,6 +31,18 @@ from tests.reliability.archive_state import (
     snapshot,
     steps,
 )
+from ytingest.core.identifiers import validate_video_id
+from ytingest.offline.loopback_server import Fault, LoopbackChannel
+from ytingest.offline.sample_channel import (
+    GUEST,
+    HOST,
+    Captions,
+    Episode,
+    generate_channel,
+    quick_episode,
+    silent_episode,
+)
+from ytingest.settings import get_settings
 
 AT = dt.datetime(2026, 11, 7, 15, tzinfo=dt.UTC)
 DAY = AT.date()
@@ -94,7 +94,7 @@ def _run(instance, key):
     from definitions import defs
 
     result = dg.materialize(
-        list(defs.assets), partition_key=str(partition_key(key, DAY)), instance=instance, resources=defs.resources
+        list(defs().assets), partition_key=str(partition_key(key, DAY)), instance=instance, resources=defs().resources
     )
     assert result.success
     return {
@@ -104,7 +104,7 @@ def _run(instance, key):
 
 
 def test_content_faults_and_hostile_inputs_in_one_partition(archive, instance, channel, smoke_model_settings):
-    from ingest_assets.cli import register_channel
+    from ytingest.app.channels import register_channel
 
     outside_before = beside_data_dir()
     with LoopbackChannel(channel, faults={"corrupt0001": Fault.corrupt()}) as site:

@@ -12,19 +12,19 @@ import dagster as dg
 import pytest
 
 from ingest_assets.audio import audio
-from ingest_assets.identifiers import InvalidChannel
 from ingest_assets.partitions import CHANNELS, partition_key
 from ingest_assets.videos import videos
-from resources.loopback_server import LoopbackChannel
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
-from resources.settings import get_settings
 from tests.reliability.archive_state import (
     assert_files_match_rows,
     beside_data_dir,
     files_under,
     query,
 )
+from ytingest.core.identifiers import InvalidChannel
+from ytingest.offline.loopback_server import LoopbackChannel
+from ytingest.settings import get_settings
 
 AT = dt.datetime(2026, 11, 9, 15, tzinfo=dt.UTC)
 
@@ -44,13 +44,13 @@ REFUSED_URLS = {
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory):
-    from resources.sample_channel import generate_channel, quick_episode
+    from ytingest.offline.sample_channel import generate_channel, quick_episode
 
     return generate_channel(tmp_path_factory.mktemp("hostile-keys"), [quick_episode("onlyVideo01", published=AT)])
 
 
 def test_hostile_keys_and_urls_are_refused_or_stored_verbatim(archive, instance, channel):
-    from ingest_assets.cli import register_channel
+    from ytingest.app.channels import register_channel
 
     for key, message in REFUSED_KEYS.items():
         with pytest.raises(InvalidChannel) as refused:

@@ -22,10 +22,8 @@ import pytest
 from ingest_assets.audio import audio
 from ingest_assets.partitions import partition_key
 from ingest_assets.videos import videos
-from resources.loopback_server import Fault, LoopbackChannel, Resource
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
-from resources.sample_channel import Captions, generate_channel, quick_episode
 from tests.reliability.archive_state import (
     assert_files_match_rows,
     assert_no_partial_rows,
@@ -34,6 +32,8 @@ from tests.reliability.archive_state import (
     snapshot,
     steps,
 )
+from ytingest.offline.loopback_server import Fault, LoopbackChannel, Resource
+from ytingest.offline.sample_channel import Captions, generate_channel, quick_episode
 
 AT = dt.datetime(2026, 11, 6, 15, tzinfo=dt.UTC)
 DAY = AT.date()
@@ -112,7 +112,7 @@ def _requests(site, video_id: str, where: Resource) -> list[int]:
 
 
 def test_network_faults_are_retried_recorded_and_recovered(archive, instance, channel, sleeps):
-    from ingest_assets.cli import register_channel
+    from ytingest.app.channels import register_channel
 
     everyone = [GOOD, *TRANSIENT, *PERSISTENT, *PERMANENT]
     with LoopbackChannel(channel) as site:
@@ -209,7 +209,7 @@ def test_retry_after_is_read_from_the_response(header, expected):
     from yt_dlp.networking.exceptions import HTTPError
     from yt_dlp.utils import DownloadError
 
-    from resources.media import classify
+    from ytingest.core.media_errors import classify
 
     headers = {"Retry-After": header} if header is not None else {}
     error = HTTPError(Response(io.BytesIO(b""), "http://127.0.0.1/x", headers, status=429))
@@ -239,7 +239,7 @@ def test_removed_and_private_as_yt_dlp_words_them_are_permanent(message):
     with yt-dlp's own words as the reason (no retries inside the run)."""
     from yt_dlp.utils import DownloadError
 
-    from resources.media import classify
+    from ytingest.core.media_errors import classify
 
     error = classify(DownloadError(message))
     assert not error.transient and not error.unsupported

