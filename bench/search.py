@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import psycopg
+from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from bench.archive import add_channels, add_videos
@@ -67,6 +68,7 @@ def run(report: Report, work: Path, url: str, quick: bool) -> None:
     ]
     report.details["search"] = {"rows": total, "load_seconds": round(load_seconds, 1), "cases": {}}
     with psycopg.connect(url, autocommit=True) as conn:
+        register_vector(conn)
         conn.execute("ANALYZE chunks")
         for case in cases:
             _measure(report, conn, data, case)
@@ -120,6 +122,7 @@ def _dataset(base: np.ndarray, base_texts: list[str], total: int) -> tuple[np.nd
 
 def _load(url: str, model: str, vectors: np.ndarray, texts: list[str], channel_of_row: np.ndarray) -> np.ndarray:
     """Rows through the project's write path; returns chunk_id per row."""
+    from ytingest.store.database import connection
     from ytingest.store.vectors import ChunkRow, ensure_model_index, replace_chunks
 
     videos = len(vectors) // ROWS_PER_VIDEO
@@ -131,7 +134,7 @@ def _load(url: str, model: str, vectors: np.ndarray, texts: list[str], channel_o
     for n, video_id in enumerate(video_ids):
         part = slice(n * ROWS_PER_VIDEO, (n + 1) * ROWS_PER_VIDEO)
         rows = [ChunkRow(i, i * 10.0, i * 10.0 + 10, [], 30, t) for i, t in enumerate(texts[part])]
-        with psycopg.connect(url) as conn:
+        with connection(url) as conn:
             replace_chunks(conn, video_id, model, rows, vectors[part])
     with psycopg.connect(url) as conn:
         found = conn.execute("SELECT video_id, idx, chunk_id FROM chunks WHERE model = %s", (model,)).fetchall()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+from pgvector.psycopg import register_vector
 
 from bench.archive import add_channels, add_videos
 from bench.corpus import sentences
@@ -75,6 +76,7 @@ def _drop(url: str) -> None:
 def _timed(url: str, write: Callable[..., None], *args: object) -> float:
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
+        register_vector(conn)  # both sides send vectors through pgvector's adapter (binary)
         write(conn, *args)
     return time.perf_counter() - started
 
@@ -86,15 +88,13 @@ def _project_write(conn: psycopg.Connection, video_id: str, rows, vectors: np.nd
 
 
 def _plain_insert(conn: psycopg.Connection, video_id: str, rows, vectors: np.ndarray) -> None:
-    from ytingest.store.vectors import vector_literal
-
     conn.execute(f"DELETE FROM {PLAIN_TABLE} WHERE video_id = %s AND model = %s", (video_id, MODEL))
     with conn.cursor() as cur:
         cur.executemany(
             f"INSERT INTO {PLAIN_TABLE} (video_id, model, idx, start_s, end_s, speakers, token_count, text, embedding)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::vector)",
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (video_id, MODEL, r.idx, r.start_s, r.end_s, list(r.speakers), r.token_count, r.text, vector_literal(v))
+                (video_id, MODEL, r.idx, r.start_s, r.end_s, list(r.speakers), r.token_count, r.text, v)
                 for r, v in zip(rows, vectors, strict=True)
             ],
         )

@@ -9,7 +9,7 @@ import dagster as dg
 import psycopg
 from pydantic import PrivateAttr
 
-from ytingest.store.database import migrate, ready_url
+from ytingest.store.database import connection, migrate, ready_url
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -29,6 +29,7 @@ class PostgresResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
-        """A connection whose block is one transaction: committed on success, rolled back on error."""
-        with psycopg.connect(self.resolved_url()) as conn:
+        """A connection from this process's pool (DB_WORKERS at most), with pgvector's types registered.
+        Its block is one transaction: committed on success, rolled back on error."""
+        with connection(self.resolved_url()) as conn:
             yield conn

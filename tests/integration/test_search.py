@@ -14,6 +14,7 @@ from ingest_assets.partitions import partition_key
 from tests.support.cli import ytingest
 from ytingest.offline.loopback_server import LoopbackChannel
 from ytingest.offline.sample_channel import GUEST, HOST, Captions, Episode, generate_channel
+from ytingest.store.database import connection
 from ytingest.store.search import (
     EXACT_BELOW_ROWS,
     Filters,
@@ -115,7 +116,7 @@ def test_rare_filter_ranks_its_rows_exactly_and_common_filter_walks_the_index(ar
     rng = np.random.default_rng(7)
     dims, per_video = 32, 200
     vectors_of: dict[str, np.ndarray] = {}
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:
         conn.execute("INSERT INTO channels (key, url, kind) VALUES ('big', 'http://big/feed.rss', 'feed'), ('rare', 'http://rare/feed.rss', 'feed')")
         ensure_model_index(conn, "synthetic-32", dims)
         for n in range(101):
@@ -132,7 +133,7 @@ def test_rare_filter_ranks_its_rows_exactly_and_common_filter_walks_the_index(ar
         conn.execute("ANALYZE chunks, channel_videos, videos")
     query = rng.normal(size=dims).astype(np.float32)
     assert per_video < EXACT_BELOW_ROWS <= 100 * per_video  # "rare" is under the threshold, "big" over it
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:
         hits = search(conn, "synthetic-32", "zzzz", query, Filters(channel="rare"), 10)
         assert len(hits) == 10 and {h.video_id for h in hits} == {"syn00000"}
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

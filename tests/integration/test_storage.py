@@ -1,8 +1,11 @@
 """Postgres + pgvector and the Dagster instance on the real embedded server."""
 
+import os
 import threading
 
+import numpy as np
 import psycopg
+import pytest
 import yaml
 
 from ytingest.store.database import database_urls, migrate, redact
@@ -56,3 +59,63 @@ def test_instance_uses_postgres_queue_pool_and_run_monitoring(instance):
 def test_redact_hides_passwords():
     assert redact("postgresql://u:s3cret@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_pool_size_follows_db_workers_and_a_second_connect_reuses_the_connection(database_url, monkeypatch):
+    from psycopg_pool import PoolTimeout
+
+    from resources.postgres import PostgresResource
+    from ytingest.store.database import pool
+
+    postgres = PostgresResource()
+    monkeypatch.setenv("DB_WORKERS", "3")
+    with postgres.connect() as conn:
+        first = conn.info.backend_pid
+    with postgres.connect() as conn:
+        assert conn.info.backend_pid == first
+        assert conn.execute("SELECT %s::vector", (np.array([1, 2], dtype=np.float32),)).fetchone()[0].to_list() == [1, 2]
+    assert pool(database_url).max_size == 3
+
+    monkeypatch.setenv("DB_WORKERS", "2")
+    assert pool(database_url).max_size == 2
+    with postgres.connect() as one, postgres.connect() as two:
+        assert one.info.backend_pid != two.info.backend_pid
+        with pytest.raises(PoolTimeout):  # a third connection waits: two is the most this process may hold
+            pool(database_url).getconn(timeout=0.3)
+
+
+def test_a_connect_block_is_one_transaction(archive):
+    from resources.postgres import PostgresResource
+
+    postgres = PostgresResource()
+    insert = "INSERT INTO channels (key, url, kind) VALUES (%s, %s, 'feed')"
+    with pytest.raises(RuntimeError, match="boom"):
+        with postgres.connect() as conn:
+            conn.execute(insert, ("rolled-back", "http://127.0.0.1:9/a.rss"))
+            raise RuntimeError("boom")
+    with postgres.connect() as conn:
+        conn.execute(insert, ("committed", "http://127.0.0.1:9/b.rss"))
+    with psycopg.connect(archive) as conn:
+        assert conn.execute("SELECT key FROM channels").fetchall() == [("committed",)]
+
+
+def test_a_forked_child_gets_its_own_pool_and_leaves_the_parents_alone(database_url):
+    from ytingest.store.database import connection
+
+    with connection(database_url) as conn:
+        parent_backend = conn.info.backend_pid
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            with connection(database_url) as conn:
+                os.write(write, str(conn.info.backend_pid).encode())
+        finally:
+            os._exit(0)  # no finalizers: nothing of the parent's may be closed from here
+    os.close(write)
+    child_backend = int(os.read(read, 64) or b"0")
+    os.close(read)
+    os.waitpid(child, 0)
+    assert child_backend not in (0, parent_backend)
+    with connection(database_url) as conn:
+        assert conn.info.backend_pid == parent_backend and conn.execute("SELECT 1").fetchone() == (1,)

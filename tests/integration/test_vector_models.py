@@ -17,7 +17,8 @@ import pytest
 from ingest_assets.partitions import partition_key
 from ytingest.offline.loopback_server import LoopbackChannel
 from ytingest.offline.sample_channel import Captions, generate_channel, quick_episode
-from ytingest.store.vectors import model_index, vector_literal
+from ytingest.store.database import connection
+from ytingest.store.vectors import model_index
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = dt.datetime(2026, 11, 6, 15, tzinfo=dt.UTC)
@@ -59,7 +60,7 @@ def _explain(conn, model: str, dims: int) -> str:
     plan = conn.execute(
         f"EXPLAIN SELECT chunk_id FROM chunks WHERE model = %s"
         f" ORDER BY (embedding::vector({dims})) <=> %s::vector({dims}) LIMIT 5",
-        (model, vector_literal(query)),
+        (model, query),
     ).fetchall()
     return "\n".join(row[0] for row in plan), index.index_name
 
@@ -77,7 +78,7 @@ def test_two_models_of_different_sizes_each_use_their_own_index(
     monkeypatch.setenv("EMBEDDING_MODEL", str(small_encoder))
     assert _materialize(instance, key, {"text_embeddings"}).success
 
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:
         counts = dict(conn.execute("SELECT model, count(*) FROM chunks GROUP BY model").fetchall())
         assert set(counts) == {big, str(small_encoder)} and counts[big] == counts[str(small_encoder)] > 0
         dims = dict(conn.execute("SELECT model, min(vector_dims(embedding)) FROM chunks GROUP BY model").fetchall())
@@ -90,24 +91,21 @@ def test_two_models_of_different_sizes_each_use_their_own_index(
 
 KILL_WRITER = """
 import os, signal, sys
-import numpy as np, psycopg
+import numpy as np
+from ytingest.store.database import connection
 from ytingest.store.vectors import ChunkRow, ensure_model_index, replace_chunks
 url, video_id = sys.argv[1], sys.argv[2]
-rows = [ChunkRow(i, float(i), float(i) + 1, ["SPEAKER_00"], 10, f"chunk {i}") for i in range(5000)]
 
+class DieHalfWay(list):
+    def __iter__(self):
+        for n, row in enumerate(super().__iter__()):
+            if n == 2500:  # half-way through the COPYs (BATCH_SIZE=500: five done), killed as the OOM killer would
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield row
 
+rows = DieHalfWay(ChunkRow(i, float(i), float(i) + 1, ["SPEAKER_00"], 10, f"chunk {i}") for i in range(5000))
 vectors = np.random.default_rng(0).normal(size=(5000, 384)).astype(np.float32)
-import ytingest.store.vectors as store
-original = store.vector_literal
-written = 0
-def literal_then_die(vector):
-    global written
-    written += 1
-    if written == 2500:  # half-way through the COPY, the process is killed as the OOM killer would
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(vector)
-store.vector_literal = literal_then_die
-with psycopg.connect(url) as conn:
+with connection(url) as conn:
     ensure_model_index(conn, "killed-model", 384)
     replace_chunks(conn, video_id, "killed-model", rows, vectors)
 """
@@ -116,17 +114,17 @@ with psycopg.connect(url) as conn:
 def test_writer_killed_mid_copy_leaves_no_partial_rows(archive):
     from ytingest.store.vectors import ChunkRow, ensure_model_index, replace_chunks
 
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:
         conn.execute("INSERT INTO videos (video_id, source_id, url, title) VALUES ('killme', 'k', 'http://x/k', 'k')")
         ensure_model_index(conn, "killed-model", 384)
         replace_chunks(conn, "killme", "killed-model", [ChunkRow(0, 0.0, 1.0, [], 3, "old")], np.ones((1, 384)))
-    result = subprocess.run([sys.executable, "-c", KILL_WRITER, archive, "killme"], cwd=ROOT, env=os.environ, timeout=120)
+    result = subprocess.run([sys.executable, "-c", KILL_WRITER, archive, "killme"], cwd=ROOT, env={**os.environ, "BATCH_SIZE": "500"}, timeout=120)
     assert result.returncode == -signal.SIGKILL
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:
         assert conn.execute("SELECT text FROM chunks WHERE video_id = 'killme'").fetchall() == [("old",)]
         rows = [ChunkRow(i, float(i), float(i) + 1, [], 2, f"new {i}") for i in range(3)]
         replace_chunks(conn, "killme", "killed-model", rows, np.ones((3, 384)))
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:
         texts = [r[0] for r in conn.execute("SELECT text FROM chunks WHERE video_id = 'killme' ORDER BY idx")]
         assert texts == ["new 0", "new 1", "new 2"]
         assert conn.execute("SELECT count(*) FROM chunks c LEFT JOIN videos v USING (video_id) WHERE v.video_id IS NULL").fetchone() == (0,)

@@ -15,6 +15,7 @@ import psycopg
 from ytingest.core.audio_files import DownloadedAudio
 from ytingest.core.identifiers import ChannelSpec, video_id_for
 from ytingest.core.listing import ListedVideo
+from ytingest.store.bulk import execute_rows
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,22 @@ def record_listing(
     title: str | None,
     youtube_channel_id: str | None,
 ) -> int:
-    """Upsert a channel's full listing. An exact date is never overwritten by an estimate."""
-    count = 0
+    """Upsert a channel's full listing, BATCH_SIZE videos a round trip. An exact date is never
+    overwritten by an estimate."""
+    rows = []
     for video in videos:
         video_id = video_id_for(video.extractor, video.source_id, video.url)
         published_date = video.published.date() if video.published else None
-        conn.execute(
-            """
+        rows.append(
+            (
+                video_id, video.source_id, video.url, video.media_url, video.title, video.published,
+                published_date, video.date_exact, video.duration_seconds, channel_key,
+            )
+        )  # fmt: skip
+    execute_rows(
+        conn,
+        """
+        WITH listed AS (
             INSERT INTO videos (video_id, source_id, url, media_url, title, published_at, published_date,
                                 date_exact, duration_seconds)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -108,23 +118,18 @@ def record_listing(
                                       THEN videos.published_date ELSE EXCLUDED.published_date END,
                 date_exact = videos.date_exact OR EXCLUDED.date_exact,
                 updated_at = now()
-            """,
-            (
-                video_id, video.source_id, video.url, video.media_url, video.title, video.published,
-                published_date, video.date_exact, video.duration_seconds,
-            ),
-        )  # fmt: skip
-        conn.execute(
-            "INSERT INTO channel_videos (channel_key, video_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (channel_key, video_id),
+            RETURNING video_id
         )
-        count += 1
+        INSERT INTO channel_videos (channel_key, video_id) SELECT %s, video_id FROM listed ON CONFLICT DO NOTHING
+        """,
+        rows,
+    )
     conn.execute(
         "UPDATE channels SET listed_at = now(), title = COALESCE(%s, title),"
         " youtube_channel_id = COALESCE(youtube_channel_id, %s) WHERE key = %s",
         (title, youtube_channel_id, channel_key),
     )
-    return count
+    return len(rows)
 
 
 def set_exact_date(conn: psycopg.Connection, video_id: str, published: dt.datetime, duration: float | None) -> None:

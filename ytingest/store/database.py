@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from pgvector.psycopg import register_vector
 from psycopg import sql
+from psycopg_pool import ConnectionPool
 
 from ytingest.settings import Settings, get_settings
 
@@ -114,6 +118,7 @@ def stop_embedded(settings: Settings | None = None) -> bool:
     if settings.database_url is not None or not (settings.pgdata_dir / "postmaster.pid").exists():
         return False
     server = _embedded_server(settings)
+    close_pools()
     server.stop()
     _urls_cache.pop(str(settings.pgdata_dir), None)
     return True
@@ -163,3 +168,50 @@ def ready_url(settings: Settings | None = None) -> str:
         migrate(url)
         _migrated.add(url)
     return url
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    # numpy arrays in and out as pgvector types (vector, halfvec), text and binary COPY alike.
+    register_vector(conn)
+    conn.commit()  # the type lookups opened a transaction; a pooled connection must be idle
+
+
+_pools_lock = threading.Lock()
+# Keyed by pid: a forked child must never use (or close) its parent's sockets, so it gets its own pool and
+# leaves the inherited ones untouched. Keyed by DB_WORKERS too, so a changed setting takes effect.
+_pools: dict[tuple[int, str, int], ConnectionPool] = {}
+
+
+def pool(url: str, settings: Settings | None = None) -> ConnectionPool:
+    """This process's pool for `url`: at most DB_WORKERS connections, opened when first needed."""
+    workers = (settings or get_settings()).db_workers
+    key = (os.getpid(), url, workers)
+    with _pools_lock:
+        found = _pools.get(key)
+        if found is None:
+            found = ConnectionPool(
+                url,
+                min_size=0,  # a step process that never writes opens nothing
+                max_size=workers,
+                configure=_configure,
+                check=ConnectionPool.check_connection,  # a server restart leaves dead sockets in the pool
+                name=f"ytingest-{os.getpid()}",
+                open=True,
+            )
+            _pools[key] = found
+        return found
+
+
+@contextlib.contextmanager
+def connection(url: str) -> Iterator[psycopg.Connection]:
+    """A pooled connection whose block is one transaction: committed on success, rolled back on error."""
+    with pool(url).connection() as conn:
+        yield conn
+
+
+def close_pools() -> None:
+    """Close this process's pools (before the server they point at stops)."""
+    with _pools_lock:
+        mine = [key for key in _pools if key[0] == os.getpid()]
+        for key in mine:
+            _pools.pop(key).close()

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from ytingest.core.identifiers import is_youtube_video_id
-from ytingest.store.vectors import ModelIndex, model_index, vector_literal
+from ytingest.store.vectors import ModelIndex, model_index
 
 RRF_K = 60  # the usual reciprocal-rank constant: rank 1 scores 1/61, so neither list dominates
 CANDIDATES_PER_HIT = 4
@@ -120,7 +120,7 @@ def vector_statement(
     distance = sql.SQL("(c.embedding::{kind}({dims})) <=> %s::{kind}({dims})").format(
         kind=sql.SQL(index.kind), dims=sql.Literal(index.dimensions)
     )
-    filter_params, vector = [index.model, *params], vector_literal(query)
+    filter_params, vector = [index.model, *params], query
     if params and matching_rows(conn, where, filter_params, EXACT_BELOW_ROWS) < EXACT_BELOW_ROWS:
         # MATERIALIZED keeps the planner from pushing ORDER BY into the HNSW index: the filter runs first
         # through the b-trees, then every surviving row is ranked (recall 1.0).

@@ -12,7 +12,7 @@ import numpy as np
 import psycopg
 
 from ytingest.core.captions import Segment, Word
-from ytingest.store.vectors import vector_literal
+from ytingest.store.bulk import copy_rows, execute_rows
 
 REGISTRY_LOCK_ID = 0x7974_7370  # "ytsp": one writer at a time matches voices to global speakers
 
@@ -53,15 +53,11 @@ def replace_transcript(
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
         (video_id, source, caption_kind, language, model, audio_seconds, speech_seconds),
     )
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO transcript_segments (video_id, idx, start_s, end_s, text, words, speaker)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [
-                (video_id, i, s.start, s.end, s.text, _words_json(s.words), s.speaker)
-                for i, s in enumerate(segments)
-            ],
-        )
+    copy_rows(
+        conn,
+        "COPY transcript_segments (video_id, idx, start_s, end_s, text, words, speaker) FROM STDIN",
+        ((video_id, i, s.start, s.end, s.text, _words_json(s.words), s.speaker) for i, s in enumerate(segments)),
+    )
 
 
 @dataclass(frozen=True)
@@ -89,11 +85,11 @@ def load_transcript(conn: psycopg.Connection, video_id: str) -> StoredTranscript
 
 
 def set_segment_speakers(conn: psycopg.Connection, video_id: str, segments: Sequence[Segment]) -> None:
-    with conn.cursor() as cur:
-        cur.executemany(
-            "UPDATE transcript_segments SET speaker = %s, words = %s WHERE video_id = %s AND idx = %s",
-            [(s.speaker, _words_json(s.words), video_id, i) for i, s in enumerate(segments)],
-        )
+    execute_rows(
+        conn,
+        "UPDATE transcript_segments SET speaker = %s, words = %s WHERE video_id = %s AND idx = %s",
+        ((s.speaker, _words_json(s.words), video_id, i) for i, s in enumerate(segments)),
+    )
 
 
 def replace_diarization(
@@ -110,11 +106,7 @@ def replace_diarization(
     )
     rows = [(video_id, False, i, *t) for i, t in enumerate(turns)]
     rows += [(video_id, True, i, *t) for i, t in enumerate(exclusive_turns)]
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO speaker_turns (video_id, exclusive, idx, start_s, end_s, speaker) VALUES (%s, %s, %s, %s, %s, %s)",
-            rows,
-        )
+    copy_rows(conn, "COPY speaker_turns (video_id, exclusive, idx, start_s, end_s, speaker) FROM STDIN", rows)
 
 
 def exclusive_turns(conn: psycopg.Connection, video_id: str) -> list[tuple[float, float, str]] | None:
@@ -155,31 +147,29 @@ def replace_voice_embeddings(
     matches = []
     for speaker, (vector, seconds) in sorted(embeddings.items()):
         unit = vector / np.linalg.norm(vector)
-        literal = vector_literal(unit)
         best = conn.execute(
-            "SELECT speaker_id, 1 - (centroid <=> %s::vector) AS similarity, centroid::text, videos FROM speakers"
-            " WHERE model = %s AND vector_dims(centroid) = %s ORDER BY centroid <=> %s::vector LIMIT 1",
-            (literal, model, unit.size, literal),
+            "SELECT speaker_id, 1 - (centroid <=> %s) AS similarity, centroid, videos FROM speakers"
+            " WHERE model = %s AND vector_dims(centroid) = %s ORDER BY centroid <=> %s LIMIT 1",
+            (unit, model, unit.size, unit),
         ).fetchone()
         if best is not None and best[1] >= threshold:
             speaker_id, similarity = best[0], float(best[1])
-            centroid = np.array(json.loads(best[2]), dtype=np.float64)
-            merged = centroid * max(best[3], 1) + unit
+            merged = best[2].to_numpy().astype(np.float64) * max(best[3], 1) + unit
             conn.execute(
-                "UPDATE speakers SET centroid = %s::vector, videos = videos + 1 WHERE speaker_id = %s",
-                (vector_literal(merged / np.linalg.norm(merged)), speaker_id),
+                "UPDATE speakers SET centroid = %s, videos = videos + 1 WHERE speaker_id = %s",
+                (merged / np.linalg.norm(merged), speaker_id),
             )
             created = False
         else:
             speaker_id = conn.execute(
-                "INSERT INTO speakers (model, centroid, videos) VALUES (%s, %s::vector, 1) RETURNING speaker_id",
-                (model, literal),
+                "INSERT INTO speakers (model, centroid, videos) VALUES (%s, %s, 1) RETURNING speaker_id",
+                (model, unit),
             ).fetchone()[0]
             similarity, created = None, True
         conn.execute(
             "INSERT INTO voice_embeddings (video_id, speaker, model, seconds, embedding, speaker_id, similarity)"
-            " VALUES (%s, %s, %s, %s, %s::vector, %s, %s)",
-            (video_id, speaker, model, seconds, literal, speaker_id, similarity),
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (video_id, speaker, model, seconds, unit, speaker_id, similarity),
         )
         matches.append(SpeakerMatch(speaker, speaker_id, similarity, created))
     return matches

@@ -15,8 +15,11 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from ytingest.store.bulk import copy_rows
+
 INDEX_LOCK_ID = 0x7974_7665  # "ytve"
 HNSW_MAX_DIMENSIONS = {"vector": 2000, "halfvec": 4000}
+CHUNK_TYPES = ("text", "text", "int4", "float8", "float8", "text[]", "int4", "text", "vector")
 
 
 class DimensionMismatch(ValueError):
@@ -83,10 +86,6 @@ def model_index(conn: psycopg.Connection, model: str) -> ModelIndex | None:
     return ModelIndex(model, row[0], row[1], kind[0] if kind else "vector")
 
 
-def vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
-
-
 @dataclass(frozen=True)
 class ChunkRow:
     idx: int
@@ -100,20 +99,21 @@ class ChunkRow:
 def replace_chunks(
     conn: psycopg.Connection, video_id: str, model: str, chunks: Sequence[ChunkRow], vectors: np.ndarray
 ) -> int:
-    """Swap a video's chunks for one model, in the caller's transaction, with a bulk COPY."""
+    """Swap a video's chunks for one model, in the caller's transaction, with binary COPY (BATCH_SIZE rows
+    a COPY). The connection needs pgvector's types registered (pooled connections have them)."""
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
     if len(vectors) and not np.isfinite(vectors).all():
         raise ValueError(f"{video_id}: refusing to store NaN or infinite vectors")
     conn.execute("DELETE FROM chunks WHERE video_id = %s AND model = %s", (video_id, model))
-    with conn.cursor().copy(
-        "COPY chunks (video_id, model, idx, start_s, end_s, speakers, token_count, text, embedding) FROM STDIN"
-    ) as copy:
-        for chunk, vector in zip(chunks, vectors, strict=True):
-            copy.write_row(
-                (
-                    video_id, model, chunk.idx, chunk.start_s, chunk.end_s, list(chunk.speakers),
-                    chunk.token_count, chunk.text, vector_literal(vector),
-                )
-            )  # fmt: skip
-    return len(chunks)
+    rows = (
+        (video_id, model, c.idx, c.start_s, c.end_s, list(c.speakers), c.token_count, c.text, vector)
+        for c, vector in zip(chunks, vectors, strict=True)
+    )
+    return copy_rows(
+        conn,
+        "COPY chunks (video_id, model, idx, start_s, end_s, speakers, token_count, text, embedding)"
+        " FROM STDIN WITH (FORMAT BINARY)",
+        rows,
+        CHUNK_TYPES,
+    )
