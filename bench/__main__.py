@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--only NAME[,NAME]]`: run the benches, write bench/results/latest.{json,md}."""
+"""`python -m bench [--quick] [--only NAME[,NAME]]`: run the benches, write bench/results/latest.{json,md} and
+(full runs) each bench's section of the tracked bench/RESULTS.md."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from bench import environment
 
-BENCHES = ("pipeline", "embeddings", "writes", "search", "memory")
+BENCHES = ("pipeline", "embeddings", "writes", "search", "memory", "asr_workers")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             report.seconds[name] = round(time.monotonic() - started, 1)
         report.machine["load_average_at_end"] = environment.load_average()
         paths = reporting.write(report, args.out or reporting.RESULTS_DIR)
+        if not args.quick and args.out is None:
+            paths += (reporting.update_tracked(report),)
     finally:
         environment.stop_database(root)
     print(reporting.markdown(report))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # untracked: every run's full detail
+TRACKED_RESULTS = Path(__file__).resolve().parent / "RESULTS.md"  # tracked: what the README links
 
 
 @dataclass(frozen=True)
@@ -94,34 +96,64 @@ def _target(row: Row) -> str:
     return f"{subject} {row.target_op} {row.target:g}: {mark}"
 
 
-def markdown(report: Report) -> str:
+def _machine_line(report: Report) -> str:
     machine = report.machine
-    lines = [
-        f"# ytingest bench ({report.mode})",
-        "",
-        (
-            f"{machine.get('started_utc', '')}; {machine.get('cpu', '')}, {machine.get('cores')} cores, "
-            f"{machine.get('ram_gib')} GiB RAM, GPU: {machine.get('gpu') or 'none'}; "
-            f"torch {machine.get('torch')}, dagster {machine.get('dagster')}; load average (1/5/15 min) "
-            f"{machine.get('load_average_at_start')} at start, {machine.get('load_average_at_end')} at end "
-            "(other work on the machine slows both sides of every ratio, not always equally)."
-        ),
-        "",
-        "| bench | metric | value | baseline | ratio | target | definition |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in report.rows:
+    return (
+        f"{machine.get('started_utc', '')}; {machine.get('cpu', '')}, {machine.get('cores')} cores, "
+        f"{machine.get('ram_gib')} GiB RAM, GPU: {machine.get('gpu') or 'none'}; "
+        f"torch {machine.get('torch')}, dagster {machine.get('dagster')}; load average (1/5/15 min) "
+        f"{machine.get('load_average_at_start')} at start, {machine.get('load_average_at_end')} at end "
+        "(other work on the machine slows both sides of every ratio, not always equally)."
+    )
+
+
+def _table(rows: list[Row]) -> list[str]:
+    lines = ["| bench | metric | value | baseline | ratio | target | definition |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
         ratio = "" if row.ratio is None else f"{row.ratio:.3g}x"
         lines.append(
             f"| {row.bench} | {row.metric} | {_number(row.value)} {row.unit} | {_number(row.baseline)} | {ratio} "
             f"| {_target(row)} | {row.definition} |"
         )
-    if report.models:
-        lines += ["", "Models: " + "; ".join(f"{kind}: {what}" for kind, what in report.models.items()) + "."]
+    return lines
+
+
+def _models_line(report: Report) -> list[str]:
+    if not report.models:
+        return []
+    return ["", "Models: " + "; ".join(f"{kind}: {what}" for kind, what in report.models.items()) + "."]
+
+
+def markdown(report: Report) -> str:
+    lines = [f"# ytingest bench ({report.mode})", "", _machine_line(report), "", *_table(report.rows), *_models_line(report)]
     if report.seconds:
         lines += ["", "Bench wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in report.seconds.items()) + "."]
     lines += [f"- {note}" for note in report.notes]
     return "\n".join(lines) + "\n"
+
+
+_SECTION = re.compile(r"^<!-- bench: (\S+) -->$", re.MULTILINE)
+_TRACKED_HEADER = (
+    "# Latest benchmark results\n\n"
+    "Written by `python -m bench` (full runs only; `--quick` checks the harness and writes nothing here): each\n"
+    "bench's section is replaced when that bench runs, so sections may come from different runs and each\n"
+    "names its own machine and load. The same, with more detail, is in the untracked `bench/results/latest.json`.\n"
+)
+
+
+def update_tracked(report: Report, path: Path = TRACKED_RESULTS) -> Path:
+    """Replace, in the tracked results file, the sections of the benches this run measured; keep the rest."""
+    text = path.read_text() if path.exists() else ""
+    marks = list(_SECTION.finditer(text))
+    sections = {m.group(1): text[m.start() : marks[i + 1].start() if i + 1 < len(marks) else len(text)].rstrip() + "\n"
+                for i, m in enumerate(marks)}  # fmt: skip
+    for bench in report.seconds:
+        rows = [row for row in report.rows if row.bench == bench]
+        lines = [f"<!-- bench: {bench} -->", f"## {bench}", "", _machine_line(report), "", *_table(rows), *_models_line(report)]
+        lines.append(f"\nWall time {report.seconds[bench]:.0f} s.")
+        sections[bench] = "\n".join(lines) + "\n"
+    path.write_text(_TRACKED_HEADER + "".join(f"\n{sections[name]}" for name in sorted(sections)))
+    return path
 
 
 def write(report: Report, directory: Path = RESULTS_DIR) -> tuple[Path, Path]:

@@ -1,5 +1,11 @@
 """Asset `transcripts`: each video's timestamped text, from its captions or from faster-whisper."""
 
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 import dagster as dg
 
 from ingest_assets.checks import TRANSCRIPT_CHECKS, transcript_checks
@@ -13,6 +19,7 @@ from ytingest.settings import get_settings
 from ytingest.store import transcripts as transcript_store
 
 ASSET = "transcripts"
+T = TypeVar("T")
 
 
 @per_video_asset(
@@ -28,7 +35,8 @@ def transcripts(
     """Segments with start, end, text, source (captions or asr), model and language; words where timed.
 
     Manual captions before automatic ones, in CAPTION_LANGUAGES order; faster-whisper (loaded only if a
-    video needs it) when there are none or they are empty or malformed.
+    video needs it) when there are none or they are empty or malformed. ASR_WORKERS videos are worked on
+    at once, all on the one loaded model.
     """
     settings = get_settings()
     fetcher = TranscriptFetcher(settings.caption_languages)
@@ -38,46 +46,44 @@ def transcripts(
     with whisper.session(context) as asr:
         version = f"{asr.plan.name}|{','.join(settings.caption_languages)}|words={settings.whisper_word_timestamps}"
         work = plan(context, postgres, ASSET, ("audio",), version)
-        for video in work.todo:
 
-            def compute(video_id=video.video_id) -> FetchedTranscript:
-                with postgres.connect() as conn:
-                    path = transcript_store.audio_path(conn, video_id)
-                    captions = [CaptionFile(*row) for row in transcript_store.caption_files(conn, video_id)]
-                if not path.exists():
-                    raise VideoFailed(f"audio file {path.name} is missing; re-materialise audio")
-                duration = wav_duration(path)
-                speech = speech_seconds(path, fetcher.preprocessing_config)
-                problems: list[str] = []
-                found = fetcher.from_captions(captions, problems)
-                notes = tuple(problems)
-                if found is not None:
-                    segments, caption = found
-                    return FetchedTranscript(
-                        segments, "captions", caption.language, None, caption.kind, speech, duration, notes
-                    )
-                if speech == 0:
-                    return FetchedTranscript([], "asr", None, asr.plan.name, None, 0.0, duration, notes)
-                segments, language = fetcher.from_asr(
-                    asr, path, settings.whisper_word_timestamps, settings.whisper_temperature
-                )
-                return FetchedTranscript(segments, "asr", language, asr.plan.name, None, speech, duration, notes)
+        def compute(video_id: str) -> FetchedTranscript:
+            with postgres.connect() as conn:
+                path = transcript_store.audio_path(conn, video_id)
+                captions = [CaptionFile(*row) for row in transcript_store.caption_files(conn, video_id)]
+            if not path.exists():
+                raise VideoFailed(f"audio file {path.name} is missing; re-materialise audio")
+            duration = wav_duration(path)
+            speech = speech_seconds(path, fetcher.preprocessing_config)
+            problems: list[str] = []
+            found = fetcher.from_captions(captions, problems)
+            notes = tuple(problems)
+            if found is not None:
+                segments, caption = found
+                return FetchedTranscript(segments, "captions", caption.language, None, caption.kind, speech, duration, notes)
+            if speech == 0:
+                return FetchedTranscript([], "asr", None, asr.plan.name, None, 0.0, duration, notes)
+            segments, language = fetcher.from_asr(asr, path, settings.whisper_word_timestamps, settings.whisper_temperature)
+            return FetchedTranscript(segments, "asr", language, asr.plan.name, None, speech, duration, notes)
 
-            def write(conn, result: FetchedTranscript, video_id=video.video_id) -> None:
-                transcript_store.replace_transcript(
-                    conn, video_id, result.segments, source=result.source, caption_kind=result.caption_kind,
-                    language=result.language, model=result.model, audio_seconds=result.audio_seconds,
-                    speech_seconds=result.speech_seconds,
+        def write(conn, result: FetchedTranscript, video_id: str) -> None:
+            transcript_store.replace_transcript(
+                conn, video_id, result.segments, source=result.source, caption_kind=result.caption_kind,
+                language=result.language, model=result.model, audio_seconds=result.audio_seconds,
+                speech_seconds=result.speech_seconds,
+            )  # fmt: skip
+
+        with computed_at_once([v.video_id for v in work.todo], compute, asr.workers) as videos:
+            for video_id, computed in videos:
+                result = run_video(
+                    context, postgres, work.report, video_id, version, computed,
+                    functools.partial(write, video_id=video_id), note=_caption_note,
                 )  # fmt: skip
-
-            result = run_video(
-                context, postgres, work.report, video.video_id, version, compute, write, note=_caption_note
-            )
-            if result is not None:
-                if result.notes:
-                    caption_fallbacks[video.video_id] = _caption_note(result)
-                sources[result.source] += 1
-                audio_seconds += result.audio_seconds
+                if result is not None:
+                    if result.notes:
+                        caption_fallbacks[video_id] = _caption_note(result)
+                    sources[result.source] += 1
+                    audio_seconds += result.audio_seconds
     with postgres.connect() as conn:
         check_results = transcript_checks(conn, work.video_ids)
     return dg.MaterializeResult(
@@ -91,6 +97,22 @@ def transcripts(
             **asr.metadata(),
         }
     )
+
+
+@contextlib.contextmanager
+def computed_at_once(
+    video_ids: list[str], compute: Callable[[str], T], workers: int
+) -> Iterator[list[tuple[str, Callable[[], T]]]]:
+    """Each video with a callable that returns its result (or raises its error), while up to `workers`
+    videos are computed at once. The callers share ONE loaded model (CTranslate2 runs concurrent calls on
+    its `num_workers` replicas of the same weights and releases the GIL); the writes and the step's
+    bookkeeping stay on the calling thread, in order."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
+    try:
+        yield [(video_id, pool.submit(compute, video_id).result) for video_id in video_ids]
+    finally:
+        # A step that fails (its database went away) stops here instead of transcribing the rest.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _caption_note(result: FetchedTranscript) -> str | None:

@@ -49,8 +49,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Root of audio, captions, models and the embedded Postgres")
     database_url: SecretStr | None = Field(None, description="postgresql:// URL of an external server")
     dagster_home: Path | None = Field(None, description="Dagster instance directory")
-    db_workers: int = Field(4, ge=1, le=64, description="Postgres connections a step may hold at once")
-    batch_size: int = Field(500, ge=1, le=100_000, description="Rows per bulk write")
+    db_workers: int = Field(4, ge=1, le=64, description="Connections in each process's Postgres pool")
+    batch_size: int = Field(500, ge=1, le=100_000, description="Rows per bulk write (one COPY or pipelined batch)")
 
     # --- channels, partitions, orchestration ---------------------------------------
     channels_file: Path = Field(Path("channels.yaml"), description="Declarative channel list read by the sensor")
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     whisper_model: str | None = Field(None, description="faster-whisper model name or directory")
     whisper_compute: ComputeType | None = Field(None, description="CTranslate2 compute type")
     whisper_device: Device = Field("auto", description="Device for faster-whisper")
-    asr_workers: int = Field(1, ge=1, le=16, description="Transcriptions sharing one loaded Whisper model")
+    asr_workers: int = Field(1, ge=1, le=16, description="Videos transcribed at once on one loaded Whisper model")
     whisper_batch_size: int = Field(8, ge=1, le=256, description="Batched-pipeline batch size (halved on OOM)")
     embedding_model: str | None = Field(None, description="sentence-transformers model name or directory")
     embedding_dimensions: int | None = Field(None, ge=1, le=16_000, description="Expected embedding size")

@@ -1,14 +1,14 @@
 """faster-whisper as a Dagster resource: one loaded model per step, shared by ASR_WORKERS transcriptions.
 
-The seed ran four Whisper workers with a model each; here ASR_WORKERS is CTranslate2's
-`num_workers` on ONE model, so more workers add throughput, not copies of the weights.
+The seed ran four Whisper workers with a model each; here the `transcripts` asset transcribes ASR_WORKERS
+videos at once through ONE session, and ASR_WORKERS is also CTranslate2's `num_workers`, which lets those
+concurrent calls run in parallel on the one loaded model: more workers add throughput, not copies of it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +17,7 @@ import dagster as dg
 import numpy as np
 
 from resources.models.device import Device
-from resources.models.errors import ModelConfigError, ModelOutOfMemory
+from resources.models.errors import ModelConfigError
 from resources.models.locate import ModelSource, hub_repository, locate
 from resources.models.oom import Logger
 from resources.models.session import ModelSession, settings_with, step_logger
@@ -128,22 +128,6 @@ class WhisperSession(ModelSession[_Whisper]):
             )
 
         return self.infer(attempt, batched=batched)
-
-    def transcribe_many(
-        self, audios: Mapping[str, Audio], *, batched: bool = True, **options: Any
-    ) -> dict[str, Transcript | ModelOutOfMemory]:
-        """Transcribe several videos ASR_WORKERS at a time on the one model; an out-of-memory failure is per video."""
-
-        def one(audio: Audio) -> Transcript | ModelOutOfMemory:
-            try:
-                return self.transcribe(audio, batched=batched, **options)
-            except ModelOutOfMemory as exc:
-                return exc
-
-        self.loaded()  # load once, before the workers start
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="asr") as pool:
-            results = pool.map(one, audios.values())
-            return dict(zip(audios.keys(), results, strict=True))
 
 
 class WhisperResource(dg.ConfigurableResource):

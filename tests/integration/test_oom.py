@@ -118,7 +118,7 @@ def test_whisper_ctranslate2_oom_fake_gpu_halves_to_1_then_falls_back_to_cpu(
     ) == (4, 3, 1, 4, 0)
 
 
-def test_whisper_oom_fake_gpu_without_cpu_fallback_fails_only_that_video(
+def test_whisper_oom_fake_gpu_without_cpu_fallback_fails_the_call_with_its_ladder(
     model_env: SmokeModels, speech_clip: SpeechClip, fake_gpu: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CPU_FALLBACK", "false")
@@ -126,14 +126,18 @@ def test_whisper_oom_fake_gpu_without_cpu_fallback_fails_only_that_video(
     _whisper_oom_on_cuda(monkeypatch, seen)
 
     with WhisperResource(batch_size=4).session() as asr:
-        with pytest.raises(ModelOutOfMemory) as err:
+        with pytest.raises(ModelOutOfMemory) as first:
             asr.transcribe(speech_clip.waveform, **FAST)
-        results = asr.transcribe_many({"video-a": speech_clip.waveform}, **FAST)
+        with pytest.raises(ModelOutOfMemory) as second:  # the next video starts at the size that last ran
+            asr.transcribe(speech_clip.waveform, **FAST)
 
-    reason = err.value.reason
-    assert "out of memory on cuda at batch size 1" in reason and "CPU_FALLBACK is off" in reason
-    assert CT2_OOM in reason
-    assert isinstance(results["video-a"], ModelOutOfMemory)  # a per-video failure, not a failed step
+    # The reason a failed video records: where the ladder stopped, how it got there, why it did not go on,
+    # and the library's own exception.
+    assert first.value.reason == (
+        "whisper: out of memory on cuda at batch size 1 (2 halvings from 4), CPU_FALLBACK is off: "
+        "RuntimeError: CUDA failed with error out of memory"
+    )
+    assert second.value.reason == first.value.reason
     assert seen == [("cuda", 4), ("cuda", 2), ("cuda", 1), ("cuda", 1)]
     metadata = asr.metadata()
     assert (metadata["whisper/batch_halvings"], metadata["whisper/cpu_fallbacks"], metadata["whisper/failures"]) == (
@@ -231,9 +235,11 @@ def test_footprints_measured_beat_published_beat_weights_on_disk(tmp_path: Path)
     estimate = book.estimate(custom, weights)
     assert estimate.source == "weights on disk" and estimate.bytes > 2**20
 
-    assert preload_refusal(Footprint(GIB, "published"), GpuMemory("g", 10 * GIB, 4 * GIB), 0.8) is None
-    refusal = preload_refusal(Footprint(3 * GIB, "published"), GpuMemory("g", 10 * GIB, 4 * GIB), 0.8)
-    assert refusal is not None and "VRAM_BUDGET_FRACTION=0.8" in refusal
+    busy = GpuMemory("g", 10 * GIB, 4 * GIB)  # 6 of 10 GiB in use
+    assert preload_refusal(Footprint(2 * GIB, "published"), busy, 0.8) is None  # 8 GiB: exactly the budget
+    assert preload_refusal(Footprint(2 * GIB, "published"), busy, 0.7) == (
+        "needs ~2.0 GiB (published); 6.0 of 10.0 GiB already in use; VRAM_BUDGET_FRACTION=0.7 allows 7.0 GiB"
+    )
 
 
 def test_the_real_exception_types_are_recognised() -> None:
