@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-_DROPPED = ("DATABASE_URL", "MODELS_DIR", "HF_TOKEN", "YTDLP_COOKIES_FILE")
 APP_TABLES = (
     "video_steps", "captions", "audio", "channel_videos", "videos", "channels",
     "speakers", "embedding_models", "ingest_reports",
@@ -20,22 +19,10 @@ APP_TABLES = (
 
 
 def isolate(root: Path | None = None) -> Path:
+    from ytingest.offline.isolation import isolate as isolate_process
+
     root = root or Path(tempfile.mkdtemp(prefix="ytingest-bench-"))
-    for name in _DROPPED:
-        os.environ.pop(name, None)
-    os.environ.update(
-        {
-            "DATA_DIR": str(root / "data"),
-            "DAGSTER_HOME": str(root / "dagster_home"),
-            "CHANNELS_FILE": str(root / "channels.yaml"),
-            "PARTITION_START_DATE": "2020-01-01",
-            "LISTING_MAX_AGE_MINUTES": "0",
-            "SUCCESS_THRESHOLD": "0",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "DAGSTER_DISABLE_TELEMETRY": "1",
-        }
-    )
+    isolate_process(root, SUCCESS_THRESHOLD="0")
     return root
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ if str(ROOT) not in sys.path:  # run as a script, the repository is not on the p
     sys.path.insert(0, str(ROOT))
 
 from bench.gpu_check import cuda_status
+from ytingest.offline.isolation import isolated_environment
 
 CAP_BYTES = 10 * 10**9
 VRAM_BAR = 0.8
@@ -127,28 +127,18 @@ class DeviceMemorySampler(threading.Thread):
 
 
 def soak_env(work: Path, models: dict[str, str], on_gpu: bool, total_bytes: int | None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "HF_TOKEN"}}
-    env.update(models)
-    env.update(
-        {
-            "DATA_DIR": str(work / "data"),
-            "DAGSTER_HOME": str(work / "dagster_home"),
-            "CHANNELS_FILE": str(work / "channels.yaml"),
-            "PARTITION_START_DATE": "2025-12-01",
-            "MODEL_PROFILE": "gpu-large" if on_gpu else "cpu",
-            "WHISPER_COMPUTE": "int8_float16" if on_gpu else "int8",
-            "ASR_WORKERS": "4",
-            "EMBEDDING_BATCH_SIZE": "256",
-            # Random weights: temperature fallback would only repeat the same noise five times.
-            "WHISPER_TEMPERATURE": "0",
-            "VRAM_BUDGET_FRACTION": f"{min(1.0, CAP_BYTES / total_bytes):.4f}" if total_bytes else "0.8",
-            "SUCCESS_THRESHOLD": "1.0",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "DAGSTER_DISABLE_TELEMETRY": "1",
-        }
-    )
-    return env
+    settings = {
+        "PARTITION_START_DATE": "2025-12-01",
+        "MODEL_PROFILE": "gpu-large" if on_gpu else "cpu",
+        "WHISPER_COMPUTE": "int8_float16" if on_gpu else "int8",
+        "ASR_WORKERS": "4",
+        "EMBEDDING_BATCH_SIZE": "256",
+        # Random weights: temperature fallback would only repeat the same noise five times.
+        "WHISPER_TEMPERATURE": "0",
+        "VRAM_BUDGET_FRACTION": f"{min(1.0, CAP_BYTES / total_bytes):.4f}" if total_bytes else "0.8",
+        "SUCCESS_THRESHOLD": "1.0",
+    }
+    return isolated_environment(work, **{**models, **settings})
 
 
 def device_total_bytes() -> int | None:

@@ -2,33 +2,17 @@
 instance in a temporary DAGSTER_HOME, and (through the fixtures modules) a loopback channel and
 locally built models."""
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from ytingest.offline.isolation import isolate
+
 _ROOT = Path(tempfile.mkdtemp(prefix="ytingest-tests-"))
 # The whole session's settings: a throwaway DATA_DIR and DAGSTER_HOME, nothing from the developer's .env.
-for _name in list(os.environ):
-    if _name in {"DATABASE_URL", "MODELS_DIR", "HF_TOKEN", "YTDLP_COOKIES_FILE"}:
-        del os.environ[_name]
-os.environ.update(
-    {
-        "DATA_DIR": str(_ROOT / "data"),
-        "DAGSTER_HOME": str(_ROOT / "dagster_home"),
-        "CHANNELS_FILE": str(_ROOT / "channels.yaml"),
-        "PARTITION_START_DATE": "2020-01-01",
-        "DOWNLOAD_RETRIES": "2",
-        "RETRY_BACKOFF_SECONDS": "0.05",
-        "SOCKET_TIMEOUT_SECONDS": "3",
-        "LISTING_MAX_AGE_MINUTES": "0",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-)
+isolate(_ROOT, DOWNLOAD_RETRIES="2", RETRY_BACKOFF_SECONDS="0.05", SOCKET_TIMEOUT_SECONDS="3")
 
 pytest_plugins = ["tests.support.fixtures_media", "tests.support.fixtures_models", "tests.support.fixtures_pipeline"]
 

@@ -4,12 +4,11 @@ and a video that fails still fails alone."""
 import datetime as dt
 import threading
 
-import dagster as dg
 import psycopg
 import pytest
 
-from ingest_assets.partitions import partition_key
 from resources.models.whisper import WhisperSession
+from tests.support.runs import materialize
 from ytingest.offline.loopback_server import LoopbackChannel
 from ytingest.offline.sample_channel import Captions, generate_channel, quick_episode
 
@@ -22,14 +21,6 @@ def channel(tmp_path_factory):
     episodes = [quick_episode(v, published=AT) for v in SOURCES[:4]]
     episodes.append(quick_episode(SOURCES[4], published=AT, captions=Captions.MANUAL))
     return generate_channel(tmp_path_factory.mktemp("asr-workers"), episodes)
-
-
-def _materialize(instance, key, selection):
-    from definitions import defs
-
-    built = defs()
-    assets = [a for a in built.assets if a.key.to_user_string() in selection]
-    return dg.materialize(assets, partition_key=str(partition_key(key, AT.date())), instance=instance, resources=built.resources)
 
 
 class Spy:
@@ -77,14 +68,14 @@ def test_asr_workers_videos_at_once_on_one_model_failures_isolated(
 
     with LoopbackChannel(channel) as site:
         key, _ = register_channel(site.rss_url, key="asrworkers")
-        assert _materialize(instance, key, {"videos", "audio"}).success
+        assert materialize(instance, key, AT.date(), {"videos", "audio"}).success
     with psycopg.connect(archive) as conn:
         ids = dict(conn.execute("SELECT source_id, video_id FROM videos").fetchall())
     (get_settings().audio_dir / f"{ids['asrMissing4']}.wav").unlink()
 
     monkeypatch.setenv("ASR_WORKERS", str(workers))
     spy = Spy(monkeypatch, meet=workers == 2)
-    result = _materialize(instance, key, {"transcripts"})
+    result = materialize(instance, key, AT.date(), {"transcripts"})
 
     assert result.success
     assert spy.loads == 1 and len(spy.models) == 1  # one model for every video, loaded once

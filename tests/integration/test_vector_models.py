@@ -9,12 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import psycopg
 import pytest
 
-from ingest_assets.partitions import partition_key
+from tests.support.runs import materialize
 from ytingest.offline.loopback_server import LoopbackChannel
 from ytingest.offline.sample_channel import Captions, generate_channel, quick_episode
 from ytingest.store.database import connection
@@ -43,13 +42,6 @@ def small_encoder(tmp_path_factory, smoke_models):
     return path
 
 
-def _materialize(instance, key, selection):
-    from definitions import defs
-
-    assets = [a for a in defs().assets if a.key.to_user_string() in selection]
-    return dg.materialize(assets, partition_key=str(partition_key(key, AT.date())), instance=instance, resources=defs().resources)
-
-
 def _explain(conn, model: str, dims: int) -> str:
     index = model_index(conn, model)
     assert index is not None and index.dimensions == dims
@@ -73,10 +65,10 @@ def test_two_models_of_different_sizes_each_use_their_own_index(
     all_assets = {"videos", "audio", "transcripts", "diarization", "voice_embeddings", "text_embeddings"}
     with LoopbackChannel(channel) as site:
         key, _ = register_channel(site.rss_url, key="vectors")
-        assert _materialize(instance, key, all_assets).success
+        assert materialize(instance, key, AT.date(), all_assets).success
     big = smoke_model_settings["EMBEDDING_MODEL"]
     monkeypatch.setenv("EMBEDDING_MODEL", str(small_encoder))
-    assert _materialize(instance, key, {"text_embeddings"}).success
+    assert materialize(instance, key, AT.date(), {"text_embeddings"}).success
 
     with connection(archive) as conn:
         counts = dict(conn.execute("SELECT model, count(*) FROM chunks GROUP BY model").fetchall())
@@ -170,7 +162,7 @@ def test_text_embeddings_pools_videos_into_full_batches_spying_sentence_transfor
         return original(self, sentences, *args, **kwargs)
 
     monkeypatch.setattr(SentenceTransformer, "encode", spy)
-    assert _materialize(instance, key, {"text_embeddings"}).success
+    assert materialize(instance, key, AT.date(), {"text_embeddings"}).success
 
     with psycopg.connect(archive) as conn:
         per_video = dict(conn.execute("SELECT video_id, count(*) FROM chunks GROUP BY video_id").fetchall())
