@@ -99,9 +99,10 @@ def test_a_connect_block_is_one_transaction(archive):
         assert conn.execute("SELECT key FROM channels").fetchall() == [("committed",)]
 
 
-def test_a_forked_child_gets_its_own_pool_and_leaves_the_parents_alone(database_url):
+def test_a_forked_child_gets_its_own_pool_and_leaves_the_parents_alone(database_url, monkeypatch):
     from ytingest.store.database import connection
 
+    monkeypatch.setenv("DB_WORKERS", "5")  # a pool of its own, holding exactly one connection
     with connection(database_url) as conn:
         parent_backend = conn.info.backend_pid
     read, write = os.pipe()
@@ -117,5 +118,6 @@ def test_a_forked_child_gets_its_own_pool_and_leaves_the_parents_alone(database_
     os.close(read)
     os.waitpid(child, 0)
     assert child_backend not in (0, parent_backend)
+    # The one pooled connection survived the child (the pool's check would have replaced a dead one).
     with connection(database_url) as conn:
         assert conn.info.backend_pid == parent_backend and conn.execute("SELECT 1").fetchone() == (1,)
