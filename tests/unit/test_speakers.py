@@ -164,11 +164,21 @@ def test_multi_hour_video_is_labelled_near_linearly_and_correctly() -> None:
     shuffled = spans[:]
     rng.shuffle(shuffled)
 
-    began = time.perf_counter()
     labels = label_spans(shuffled, turns, max_gap=0.5)
-    elapsed = time.perf_counter() - began
 
-    assert elapsed < 1.5, f"{len(spans)} spans x {len(turns)} turns took {elapsed:.2f} s"
+    def seconds(part_spans, part_turns) -> float:
+        best = float("inf")
+        for _ in range(3):  # the best of three shrugs off a busy machine
+            began = time.perf_counter()
+            label_spans(part_spans, part_turns, max_gap=0.5)
+            best = min(best, time.perf_counter() - began)
+        return best
+
+    # A quarter of the spans over the first quarter of the turns: linear work takes ~4x less, a
+    # spans x turns scan ~16x less.
+    quarter = [s for s in shuffled if s[1] <= turns[len(turns) // 4][0]]
+    ratio = seconds(shuffled, turns) / seconds(quarter, turns[: len(turns) // 4])
+    assert ratio < 8, f"4x the spans and turns took {ratio:.1f}x the time"
     # Turns here have distinct lengths, so random spans almost never tie; compare with brute force.
     for index in rng.sample(range(len(shuffled)), 100):
         assert labels[index] == _brute_force(shuffled[index], turns, 0.5), shuffled[index]
