@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,15 +119,16 @@ def hit_moments(archive: Archive, hits: list[Hit], query: str) -> list[Line | No
     """For each hit, the transcript segment inside its passage that matches the query best (full-text
     rank, then the earliest): where the words are spoken, not where the chunk starts. Issue 14 makes the
     hit's own time the moment; this then finds the same segment again."""
+    # Any of the query's words counts (a line rarely holds them all); ts_rank then prefers lines with more.
+    any_word = " | ".join(f"'{word}'" for word in re.findall(r"[^\W_]+", query))
     moments = []
     with archive.connect() as conn:
         for hit in hits:
             row = conn.execute(
                 _LINE_SELECT
                 + " WHERE s.video_id = %s AND s.end_s > %s AND s.start_s < %s"
-                " ORDER BY ts_rank_cd(to_tsvector('english', s.text), websearch_to_tsquery('english', %s)) DESC,"
-                " s.start_s LIMIT 1",
-                (hit.video_id, hit.start, max(hit.end, hit.start + 0.001), query),
+                " ORDER BY ts_rank(to_tsvector('english', s.text), to_tsquery('english', %s)) DESC, s.start_s LIMIT 1",
+                (hit.video_id, hit.start, max(hit.end, hit.start + 0.001), any_word),
             ).fetchone()
             moments.append(_line(row) if row else None)
     return moments
