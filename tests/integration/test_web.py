@@ -36,9 +36,11 @@ def served(archive, instance, smoke_model_settings, tmp_path):
     episode = ingest_episode(instance, tmp_path / "channel")
     with psycopg.connect(archive) as conn:
         (video_id,) = conn.execute("SELECT video_id FROM videos WHERE source_id = %s", (EPISODE.video_id,)).fetchone()
-    env = {**os.environ, **smoke_model_settings}
+    # No EMBEDDING_MODEL, as after `make demo`: the server searches with the archive's own (local) model.
+    env = {name: value for name, value in {**os.environ, **smoke_model_settings}.items() if name != "EMBEDDING_MODEL"}
     with ytingest_serve(env, tmp_path / "serve.log") as base:
         yield base, episode, video_id
+    assert "searching with the archive's model" in (tmp_path / "serve.log").read_text()
 
 
 def test_search_api_transcripts_audio_escaping_and_changes(served, archive, smoke_model_settings):
@@ -57,7 +59,7 @@ def test_search_api_transcripts_audio_escaping_and_changes(served, archive, smok
     phrase = spoken(episode, "distant thunder")
     assert api.json()[0]["start"] < phrase.start - 2  # the passage starts well before the words ...
     assert abs(float(first.group(2)) - phrase.start) <= 2  # ... and the page plays from the words
-    assert "<mark>distant</mark> <mark>thunder</mark>" in page.text
+    assert "The <mark>sound</mark> is <mark>like</mark> <mark>distant</mark> <mark>thunder</mark>." in page.text
 
     transcript = requests.get(f"{base}/videos/{video_id}")
     assert transcript.status_code == 200 and "distant thunder" in transcript.text

@@ -18,7 +18,7 @@ from ytingest.offline.sample_channel import GUEST, HOST, Captions, Episode, Gene
 CHANNEL = "web-channel"
 AT = dt.datetime(2026, 11, 5, 9, tzinfo=dt.UTC)
 # The phrase comes late in a ~30 s episode, so a hit that played from its passage's start would miss it.
-QUERY = "distant thunder"
+QUERY = "the sound is like distant thunder"
 EPISODE = Episode(
     video_id="webRivers01",
     title="Rivers of the North",
@@ -30,7 +30,8 @@ EPISODE = Episode(
         (HOST, "What surprised you most when you first went up there?"),
         (GUEST, "The silence. When the ice locks in, the whole valley goes quiet."),
         (HOST, "And in spring the ice breaks up all at once, doesn't it?"),
-        (GUEST, "Often within a single day. The sound is like distant thunder."),
+        (GUEST, "Often within a single day."),
+        (GUEST, "The sound is like distant thunder."),
         (HOST, "That is a good place to stop. Thank you for joining us."),
     ],
 )

@@ -97,6 +97,15 @@ class Archive:
                 self._encoder = self._stack.enter_context(TextEncoderResource().session())
             return self._encoder.plan.name, self._encoder.encode([text])[0]
 
+    def warm_up(self) -> None:
+        """Load the encoder before the first search asks for it (a cold load takes seconds to a minute)."""
+        from resources.models.errors import ModelError
+
+        try:
+            self.encode("warm up")
+        except ModelError:
+            pass  # the first search meets the same error and shows it
+
     def close(self) -> None:
         self._stack.close()
 

@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from resources.models.errors import ModelError
 from ytingest.app.web import data, export
 from ytingest.app.web.security import CSRF_FIELD, TOKEN_FIELD, csrf_token, keep_csrf, secure_headers
 from ytingest.core.identifiers import validate_video_id
@@ -105,7 +106,7 @@ async def search_page(request: Request) -> Response:
         args = _search_args(request)
         hits = await run_in_threadpool(data.search_hits, archive, **args)
         moments = await run_in_threadpool(data.hit_moments, archive, hits, args["query"])
-    except (BadRequest, SearchError, data.DataError) as exc:
+    except (BadRequest, SearchError, data.DataError, ModelError) as exc:
         return _render(request, "search.html", {**context, "error": str(exc)}, status=400)
     videos = {hit.video_id: await run_in_threadpool(data.video, archive, hit.video_id) for hit in hits}
     context["results"] = [
@@ -120,7 +121,7 @@ async def api_search(request: Request) -> Response:
     try:
         args = _search_args(request)
         hits = await run_in_threadpool(data.search_hits, request.app.state.archive, **args)
-    except (BadRequest, SearchError, data.DataError) as exc:
+    except (BadRequest, SearchError, data.DataError, ModelError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse([hit.as_dict() for hit in hits])
 
