@@ -43,8 +43,13 @@ def served(archive, instance, smoke_model_settings, tmp_path):
     assert "searching with the archive's model" in (tmp_path / "serve.log").read_text()
 
 
-def test_search_api_transcripts_audio_escaping_and_changes(served, archive, smoke_model_settings):
+def test_search_api_transcripts_audio_escaping_and_changes(served, archive, instance, smoke_model_settings):
+    import dagster as dg
+
     base, episode, video_id = served
+    for asset in ("videos", "audio", "transcripts", "text_embeddings"):  # each materialisation links its videos' pages
+        metadata = instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization.metadata
+        assert f"](http://127.0.0.1:8080/videos/{video_id})" in metadata["video_pages"].value, asset
 
     api = requests.get(f"{base}/api/search", params={"q": QUERY, "limit": 3})
     assert api.status_code == 200, api.text
