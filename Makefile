@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 DEBIAN_PACKAGES := ffmpeg espeak-ng
 TEST_DEBIAN_PACKAGES := chromium  # the UI test drives Debian's Chromium headless
 
-.PHONY: install system-deps test test-unit demo dev bench clean
+.PHONY: install system-deps test test-unit demo dev serve bench clean
 
 install: system-deps $(STAMP)
 
@@ -32,6 +32,9 @@ demo: install
 
 dev: install
 	$(BIN)/ytingest dev
+
+serve: install  # the archive in a browser on http://127.0.0.1:8080
+	$(BIN)/ytingest serve
 
 bench: install
 	$(BIN)/python -m bench

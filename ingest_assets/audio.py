@@ -9,6 +9,7 @@ from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.core.audio_files import SAMPLE_RATE
 from ytingest.core.media_errors import MediaError
+from ytingest.core.web_links import video_pages_markdown
 from ytingest.settings import get_settings
 from ytingest.store import catalog
 
@@ -32,9 +33,11 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
     seconds = 0.0
     caption_count = 0
     caption_errors: dict[str, str] = {}
+    video_ids: list[str] = []
     for channel_key, dates in dates_by_channel(context.partition_keys).items():
         with postgres.connect() as conn:
             videos = catalog.videos_in_partition(conn, channel_key, dates)
+        video_ids += [video.video_id for video in videos]
         for video in videos:
             with postgres.connect() as conn:
                 if catalog.audio_is_current(conn, video.video_id):
@@ -74,5 +77,6 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
             "caption_files": caption_count,
             "failures": dg.MetadataValue.json(failures),
             "caption_errors": dg.MetadataValue.json(caption_errors),
+            "video_pages": dg.MetadataValue.md(video_pages_markdown(video_ids)),
         }
     )

@@ -13,6 +13,7 @@ import psycopg
 
 from ingest_assets.partitions import dates_by_channel
 from resources.postgres import PostgresResource
+from ytingest.core.web_links import video_pages_markdown
 from ytingest.store import catalog
 
 T = TypeVar("T")
@@ -28,6 +29,7 @@ class StepReport:
     counts: Counter[str] = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    video_ids: list[str] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,7 @@ class StepReport:
             "videos_failed": len(self.failures),
             "failures": dg.MetadataValue.json(self.failures),
             "skipped": dg.MetadataValue.json(self.skipped),
+            "video_pages": dg.MetadataValue.md(video_pages_markdown(self.video_ids)),
         }
 
 
@@ -66,7 +69,7 @@ def plan(
 ) -> Plan:
     """Split the partition's videos into to-do, already done (same version) and skipped (upstream not done)."""
     videos = partition_videos(context, postgres)
-    report = StepReport(asset)
+    report = StepReport(asset, video_ids=[v.video_id for v in videos])
     ids = [v.video_id for v in videos]
     todo = []
     with postgres.connect() as conn:

@@ -9,6 +9,7 @@ from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.core.identifiers import video_id_for
 from ytingest.core.media_errors import MediaError
+from ytingest.core.web_links import video_pages_markdown
 from ytingest.settings import get_settings
 from ytingest.store import catalog
 
@@ -52,6 +53,7 @@ def videos(context: dg.AssetExecutionContext, postgres: PostgresResource, media:
     return dg.MaterializeResult(
         metadata={
             "videos": len(found),
+            "video_pages": dg.MetadataValue.md(video_pages_markdown([v.video_id for v in found])),
             "preview": dg.MetadataValue.md("| date | id | title |\n|---|---|---|\n" + preview),
         }
     )

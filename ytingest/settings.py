@@ -23,7 +23,7 @@ ComputeType = Literal[
 ModelProfile = Literal["auto", "cpu", "gpu-small", "gpu-large"]
 
 # Settings whose values must never be echoed back, even in an error message.
-SECRET_FIELDS = frozenset({"hf_token", "database_url", "ytdlp_cookies_file"})
+SECRET_FIELDS = frozenset({"hf_token", "database_url", "ytdlp_cookies_file", "web_token"})
 
 
 class SettingsError(ValueError):
@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     halfvec_index: bool = Field(False, description="Index chunk vectors as halfvec (half the index size)")
     vram_budget_fraction: float = Field(0.8, gt=0, le=1, description="Share of GPU memory a step may use")
     cpu_fallback: bool = Field(True, description="Fall back to CPU after GPU out-of-memory")
+
+    # --- web (`ytingest serve`) ------------------------------------------------------------
+    web_base_url: str = Field(
+        "http://127.0.0.1:8080", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="Where `ytingest serve` is reached; Dagster metadata links each video to its page there",
+    )  # fmt: skip
+    web_token: SecretStr | None = Field(
+        None, description="Token the web app asks for before renaming or merging speakers (required beyond loopback)"
+    )
 
     # --- quality bar -----------------------------------------------------------------
     success_threshold: float = Field(0.9, ge=0, le=1, description="ingest exits non-zero below this success rate")

@@ -101,6 +101,12 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from ytingest.app.web import serve
+
+    return serve(args.host, args.port)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ytingest.app.demo import run_demo
 
@@ -155,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=_positive, default=10, help="number of hits (default 10)")
     search.add_argument("--json", action="store_true", help="print the hits as a JSON list")
     search.set_defaults(func=_search)
+
+    serve = commands.add_parser("serve", help="the archive in a browser: search, transcripts, speakers")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=_serve)
 
     demo = commands.add_parser("demo", help="ingest a generated sample channel served on loopback")
     demo.add_argument("--work-dir", help="where the sample channel is generated (default: DATA_DIR/demo)")

@@ -39,6 +39,7 @@ def run_demo(work_dir: Path | None, port: int) -> int:
         print(format_hits(run_search(query, None, None, None, 3)))
     print(f"\ndemo finished in {time.monotonic() - started:.0f}s")
     print("see the runs, the asset graph and the partitions in the Dagster UI: `make dev`, then http://127.0.0.1:3000")
+    print("search it, read transcripts and name speakers in a browser: `make serve`, then http://127.0.0.1:8080")
     return 0 if report.passed else 1
 
 
