@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import re
 import threading
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from ytingest.core.identifiers import is_youtube_video_id, validate_video_id
 from ytingest.settings import get_settings
 from ytingest.store import catalog
 from ytingest.store.search import Filters, Hit, search
-from ytingest.store.vectors import vector_literal
 
 
 class DataError(ValueError):
@@ -248,7 +246,7 @@ def merge_speakers(archive: Archive, keep: int, other: int) -> None:
         rows = {
             row[0]: row
             for row in conn.execute(
-                "SELECT speaker_id, model, centroid::text, videos, name FROM speakers"
+                "SELECT speaker_id, model, centroid, videos, name FROM speakers"
                 " WHERE speaker_id = ANY(%s) FOR UPDATE",
                 ([keep, other],),
             )
@@ -258,11 +256,11 @@ def merge_speakers(archive: Archive, keep: int, other: int) -> None:
                 raise DataError(f"no speaker {speaker_id}")
         if rows[keep][1] != rows[other][1]:
             raise DataError(f"speakers {keep} and {other} come from different voice models")
-        merged = sum(np.array(json.loads(rows[s][2])) * max(rows[s][3], 1) for s in (keep, other))
+        merged = sum(rows[s][2].to_numpy() * max(rows[s][3], 1) for s in (keep, other))
         conn.execute("UPDATE voice_embeddings SET speaker_id = %s WHERE speaker_id = %s", (keep, other))
         conn.execute("DELETE FROM speakers WHERE speaker_id = %s", (other,))
         conn.execute(
             "UPDATE speakers SET centroid = %s::vector, videos = videos + %s, name = coalesce(name, %s)"
             " WHERE speaker_id = %s",
-            (vector_literal(merged / np.linalg.norm(merged)), rows[other][3], rows[other][4], keep),
+            (merged / np.linalg.norm(merged), rows[other][3], rows[other][4], keep),
         )
