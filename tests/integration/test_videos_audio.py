@@ -9,11 +9,10 @@ import dagster as dg
 import psycopg
 import pytest
 
-from ingest_assets.audio import audio
 from ingest_assets.partitions import partition_key
-from ingest_assets.videos import videos
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
+from tests.support.runs import project_assets
 from ytingest.offline.loopback_server import Fault, LoopbackChannel, Resource
 from ytingest.offline.sample_channel import Captions, generate_channel, quick_episode
 from ytingest.settings import get_settings
@@ -61,7 +60,7 @@ def _register(site) -> str:
 
 def _materialize(instance, key, day=DAY):
     result = dg.materialize(
-        [videos, audio],
+        project_assets("videos", "audio"),
         partition_key=str(partition_key(key, day)),
         instance=instance,
         resources={"postgres": PostgresResource(), "media": MediaSource(socket_timeout_seconds=1.0)},
@@ -146,7 +145,7 @@ def test_second_materialisation_changes_nothing_and_retries_failures(archive, in
 def test_unregistered_channel_partition_fails_clearly(archive, instance):
     instance.add_dynamic_partitions("channels", ["ghost"])
     result = dg.materialize(
-        [videos],
+        project_assets("videos"),
         partition_key=str(partition_key("ghost", DAY)),
         instance=instance,
         resources={"postgres": PostgresResource(), "media": MediaSource()},

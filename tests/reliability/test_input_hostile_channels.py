@@ -11,9 +11,7 @@ import re
 import dagster as dg
 import pytest
 
-from ingest_assets.audio import audio
 from ingest_assets.partitions import CHANNELS, partition_key
-from ingest_assets.videos import videos
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from tests.reliability.archive_state import (
@@ -22,6 +20,7 @@ from tests.reliability.archive_state import (
     files_under,
     query,
 )
+from tests.support.runs import project_assets
 from ytingest.core.identifiers import InvalidChannel
 from ytingest.offline.loopback_server import LoopbackChannel
 from ytingest.settings import get_settings
@@ -76,7 +75,7 @@ def test_hostile_keys_and_urls_are_refused_or_stored_verbatim(archive, instance,
         # A partition whose channel key is a path: listed and downloaded like any other, inside DATA_DIR.
         outside = beside_data_dir()
         result = dg.materialize(
-            [videos, audio],
+            project_assets("videos", "audio"),
             partition_key=str(partition_key("../../etc/passwd", AT.date())),
             instance=instance,
             resources={"postgres": PostgresResource(), "media": MediaSource()},

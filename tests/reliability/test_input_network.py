@@ -19,9 +19,7 @@ from collections import Counter
 import dagster as dg
 import pytest
 
-from ingest_assets.audio import audio
 from ingest_assets.partitions import partition_key
-from ingest_assets.videos import videos
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from tests.reliability.archive_state import (
@@ -32,6 +30,7 @@ from tests.reliability.archive_state import (
     snapshot,
     steps,
 )
+from tests.support.runs import project_assets
 from ytingest.offline.loopback_server import Fault, LoopbackChannel, Resource
 from ytingest.offline.sample_channel import Captions, generate_channel, quick_episode
 
@@ -96,7 +95,7 @@ def sleeps(monkeypatch):
 
 def _materialize(instance, key):
     result = dg.materialize(
-        [videos, audio],
+        project_assets("videos", "audio"),
         partition_key=str(partition_key(key, DAY)),
         instance=instance,
         resources={"postgres": PostgresResource(), "media": MediaSource(socket_timeout_seconds=SOCKET_TIMEOUT_S)},

@@ -15,3 +15,11 @@ def materialize(instance, channel_key: str, day: dt.date, selection: set[str] | 
     return dg.materialize(
         assets, partition_key=str(partition_key(channel_key, day)), instance=instance, resources=built.resources
     )
+
+
+def project_assets(*names: str) -> list[dg.AssetsDefinition]:
+    """The named assets as the code location builds them (partitions and backfill policy from settings)."""
+    from definitions import defs
+
+    built = defs()
+    return [built.get_assets_def(name) for name in names]
