@@ -27,8 +27,9 @@ PER_VIDEO_ASSETS = (videos, audio, transcripts, diarization, voice_embeddings, t
 
 # Every step runs in its own process, so a GPU step's model memory goes back when the process exits.
 # Forking from a server that has already imported the heavy libraries keeps that start-up cheap.
+# ytingest.forkserver_guard makes the forkserver and its step processes die with the run's launcher.
 executor = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["definitions", *PRELOAD_MODULES]}}}
+    {"start_method": {"forkserver": {"preload_modules": ["ytingest.forkserver_guard", "definitions", *PRELOAD_MODULES]}}}
 )
 
 

@@ -14,8 +14,9 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from ingest_assets.dead_runs import HOST_TAG, PID_TAG
+from ingest_assets.dead_runs import HOST_TAG, PID_TAG, release_dead_runs
 from ingest_assets.partitions import partition_key
+from ytingest.settings import get_settings
 
 
 def ingest_job_def() -> dg.JobDefinition:
@@ -34,7 +35,9 @@ class RunOutcome:
 def run_channel_dates(
     instance: dg.DagsterInstance, channel: str, first: dt.date, last: dt.date, tags: dict[str, str] | None = None
 ) -> RunOutcome:
-    """One run of the whole graph over channel x [first, last], as a backfill batch would run it."""
+    """One run of the whole graph over channel x [first, last], as a backfill batch would run it. Runs
+    whose launching process died are failed first and their slots freed, so this one never waits on them."""
+    release_dead_runs(instance, get_settings().free_slots_after_run_end_seconds)
     run_tags = {
         ASSET_PARTITION_RANGE_START_TAG: str(partition_key(channel, first)),
         ASSET_PARTITION_RANGE_END_TAG: str(partition_key(channel, last)),
