@@ -21,7 +21,7 @@ from resources.models import (
     WhisperResource,
 )
 from resources.postgres import PostgresResource
-from ytingest.settings import get_settings
+from ytingest.settings import get_settings, make_files_private
 
 PER_VIDEO_ASSETS = (videos, audio, transcripts, diarization, voice_embeddings, text_embeddings)
 
@@ -35,6 +35,7 @@ executor = dg.multiprocess_executor.configured(
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    make_files_private()  # the code server, run workers and steps write audio, captions and logs
     settings = get_settings()
     job = build_ingest_job(build_partitions_def(settings))
     return dg.Definitions(

@@ -4,7 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
-from ingest_assets.partitions import dates_by_channel, per_video_asset
+from ingest_assets.partitions import dates_by_channel, per_video_asset, selected_videos
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.core.audio_files import SAMPLE_RATE
@@ -32,10 +32,11 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
     seconds = 0.0
     caption_count = 0
     caption_errors: dict[str, str] = {}
+    only = selected_videos(context.run.tags)
     for channel_key, dates in dates_by_channel(context.partition_keys).items():
         with postgres.connect() as conn:
             videos = catalog.videos_in_partition(conn, channel_key, dates)
-        for video in videos:
+        for video in (v for v in videos if only is None or v.video_id in only):
             with postgres.connect() as conn:
                 if catalog.audio_is_current(conn, video.video_id):
                     outcomes["already_done"] += 1
