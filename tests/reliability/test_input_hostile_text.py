@@ -142,3 +142,12 @@ def test_feed_items_with_refused_urls_are_not_listed():
     assert [(e.source_id, e.url, e.media_url) for e in feed.entries] == [
         ("c", "http://127.0.0.1:9/c.mp3", "http://127.0.0.1:9/c.mp3")
     ]
+
+
+@pytest.mark.parametrize("url", ["http://user:pw-s3cret@example.org/feed.rss", "ftp://user:pw-s3cret@example.org/x"])
+def test_channel_urls_with_credentials_are_refused_without_repeating_them(url):
+    from ytingest.core.identifiers import InvalidChannel, parse_channel_url
+
+    with pytest.raises(InvalidChannel) as refused:
+        parse_channel_url(url)
+    assert "s3cret" not in str(refused.value)

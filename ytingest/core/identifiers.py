@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-from ytingest.core.urls import UnsafeUrl, check_url
+from ytingest.core.urls import UnsafeUrl, check_url, without_credentials
 
 ChannelKind = Literal["youtube_channel", "youtube_playlist", "feed", "other"]
 
@@ -77,11 +77,11 @@ def parse_channel_url(url: str, key: str | None = None, feed_url: str | None = N
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidChannel(f"channel URL {url!r} is not an http(s) URL with a host")
+        raise InvalidChannel(f"channel URL {without_credentials(url)!r} is not an http(s) URL with a host")
     if feed_url is not None:
         feed_parts = urlsplit(feed_url)
         if feed_parts.scheme not in ("http", "https") or not feed_parts.hostname:
-            raise InvalidChannel(f"feed URL {feed_url!r} is not an http(s) URL with a host")
+            raise InvalidChannel(f"feed URL {without_credentials(feed_url)!r} is not an http(s) URL with a host")
     try:
         check_url(url, "channel URL")
         if feed_url is not None:
