@@ -27,10 +27,10 @@ PER_VIDEO_ASSETS = (videos, audio, transcripts, diarization, voice_embeddings, t
 
 # Every step runs in its own process, so a GPU step's model memory goes back when the process exits.
 # Forking from a server that has already imported the heavy libraries keeps that start-up cheap.
-# ytingest.forkserver_guard makes the forkserver and its step processes die with the run's launcher.
-executor = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["ytingest.forkserver_guard", "definitions", *PRELOAD_MODULES]}}}
-)
+# ytingest.forkserver_guard (last, once the heavy imports are done) makes the forkserver and its step
+# processes die with the run's launching process.
+PRELOADED = ["definitions", *PRELOAD_MODULES, "ytingest.forkserver_guard"]
+executor = dg.multiprocess_executor.configured({"start_method": {"forkserver": {"preload_modules": PRELOADED}}})
 
 
 @dg.definitions

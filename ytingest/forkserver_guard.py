@@ -1,11 +1,11 @@
 """Step processes die with the process that launched their run.
 
-Preloaded by the multiprocess executor's forkserver only (definitions.py lists it in `preload_modules`),
-never imported elsewhere: importing it is what arms it. The forkserver's parent is the run's launching
-process (`ytingest ingest`, or a run worker). When that process is killed (kill -9, a closed terminal),
-Python's forkserver does not notice while it has children, and its step processes, re-parented to init,
-go on writing under a run nobody watches, and, once the run's `gpu` slot is freed, run beside the next
-run's GPU step. So:
+Preloaded by the multiprocess executor's forkserver only (definitions.py lists it last in
+`preload_modules`, after the heavy libraries), never imported elsewhere: importing it is what arms it.
+The forkserver's parent is the run's launching process (`ytingest ingest`, or a run worker). When that
+process is killed (kill -9, a closed terminal), Python's forkserver does not notice while it has
+children, and its step processes, re-parented to init, go on writing under a run nobody watches, and,
+once the run's `gpu` slot is freed, run beside the next run's GPU step. So:
 
 - the forkserver checks its parent every CHECK_SECONDS (SIGALRM in its own single thread, which its
   select loop services) and exits once it has been re-parented;
@@ -44,5 +44,8 @@ def _die_with_forkserver() -> None:
 
 
 signal.signal(signal.SIGALRM, _launcher_gone)
+# Restart interrupted system calls: the alarm must not make a read in some library fail with EINTR.
+# The forkserver's select() returns on the signal regardless, so the check still runs.
+signal.siginterrupt(signal.SIGALRM, False)
 signal.setitimer(signal.ITIMER_REAL, CHECK_SECONDS, CHECK_SECONDS)
 os.register_at_fork(after_in_child=_die_with_forkserver)
