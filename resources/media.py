@@ -221,8 +221,8 @@ class MediaSource(dg.ConfigurableResource):
         try:
             last_error: MediaError | None = None
             for url in dict.fromkeys(u for u in urls if u):
-                _checked(url, "media URL")
                 try:
+                    _checked(url, "media URL")  # refused: the item's next URL (its enclosure) may do
                     (info, source), attempts = self._with_retries(
                         f"download {video_id}", self._download_media, url, work, languages, deadline=deadline
                     )
@@ -351,10 +351,11 @@ def _fetch_caption_payloads(ydl: Any, requested: dict[str, dict[str, Any]], sett
 
 
 def _checked(url: str, what: str) -> str:
+    """`url` if the URL rule allows it; else a MediaError that lets a download try the item's next URL."""
     try:
         return check_url(url, what)
     except UnsafeUrl as exc:
-        raise MediaError(str(exc)) from None
+        raise MediaError(str(exc), unsupported=True) from None
 
 
 def _within(deadline: float | None, func, *args):
