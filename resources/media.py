@@ -174,7 +174,8 @@ class MediaSource(dg.ConfigurableResource):
 
         info, _ = self._with_retries(f"list {spec.key}", extract)
         listing = listing_from_info(info)
-        kept = [dataclasses.replace(v, origin=spec.url) for v in listing.videos if is_allowed(v.url)]
+        settings = self._settings()
+        kept = [dataclasses.replace(v, origin=spec.url) for v in listing.videos if is_allowed(v.url, settings)]
         return dataclasses.replace(listing, videos=kept)
 
     def resolve_video(self, url: str) -> ListedVideo:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ytingest.core.identifiers import is_youtube_host
 from ytingest.core.urls import is_allowed
+from ytingest.settings import get_settings
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -96,6 +97,7 @@ def parse_duration(value: str | None) -> float | None:
 
 
 def _parse_atom(root: ET.Element, youtube: bool) -> Feed:
+    settings = get_settings()
     # YouTube writes the feed-level channel id without its "UC" prefix; entries keep it.
     channel_id = _text(root.find("atom:entry/yt:channelId", NS)) or _text(root.find("yt:channelId", NS))
     if channel_id and not channel_id.startswith("UC"):
@@ -108,7 +110,7 @@ def _parse_atom(root: ET.Element, youtube: bool) -> Feed:
             link = entry.find("atom:link", NS)
         url = link.get("href") if link is not None else None
         source_id = video_id or _text(entry.find("atom:id", NS)) or url
-        if not source_id or not is_allowed(url):
+        if not source_id or not is_allowed(url, settings):
             continue  # nothing ytingest may download (no link, or ftp:, data:, ytsearch1:, metadata hosts)
         entries.append(
             FeedEntry(
@@ -123,13 +125,14 @@ def _parse_atom(root: ET.Element, youtube: bool) -> Feed:
 
 
 def _parse_rss(channel: ET.Element) -> Feed:
+    settings = get_settings()
     entries = []
     for item in channel.findall("item"):
         enclosure = item.find("enclosure")
         media_url = enclosure.get("url") if enclosure is not None else None
-        media_url = media_url if is_allowed(media_url) else None
+        media_url = media_url if is_allowed(media_url, settings) else None
         link = _text(item.find("link"))
-        url = link if is_allowed(link) else media_url
+        url = link if is_allowed(link, settings) else media_url
         source_id = _text(item.find("guid")) or url
         if not url or not source_id:
             continue  # nothing ytingest may download (no link, or ftp:, data:, ytsearch1:, metadata hosts)

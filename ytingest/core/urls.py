@@ -13,7 +13,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit, urlunsplit
 
-from ytingest.settings import get_settings
+from ytingest.settings import Settings, get_settings
 
 
 class UnsafeUrl(ValueError):
@@ -28,9 +28,10 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def check_url(url: str, what: str = "URL") -> str:
-    """Return `url` unchanged if ytingest may fetch it, else raise UnsafeUrl naming the rule."""
-    settings = get_settings()
+def check_url(url: str, what: str = "URL", settings: Settings | None = None) -> str:
+    """Return `url` unchanged if ytingest may fetch it, else raise UnsafeUrl naming the rule. Pass
+    `settings` when checking many URLs (a 100k-item feed): reading them is the costly part."""
+    settings = settings or get_settings()
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -53,11 +54,11 @@ def check_url(url: str, what: str = "URL") -> str:
     return url
 
 
-def is_allowed(url: str | None) -> bool:
+def is_allowed(url: str | None, settings: Settings | None = None) -> bool:
     if not url:
         return False
     try:
-        check_url(url)
+        check_url(url, settings=settings)
     except UnsafeUrl:
         return False
     return True
