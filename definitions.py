@@ -21,19 +21,21 @@ from resources.models import (
     WhisperResource,
 )
 from resources.postgres import PostgresResource
-from ytingest.settings import get_settings
+from ytingest.settings import get_settings, make_files_private
 
 PER_VIDEO_ASSETS = (videos, audio, transcripts, diarization, voice_embeddings, text_embeddings)
 
 # Every step runs in its own process, so a GPU step's model memory goes back when the process exits.
 # Forking from a server that has already imported the heavy libraries keeps that start-up cheap.
-executor = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["definitions", *PRELOAD_MODULES]}}}
-)
+# ytingest.forkserver_guard (last, once the heavy imports are done) makes the forkserver and its step
+# processes die with the run's launching process.
+PRELOADED = ["definitions", *PRELOAD_MODULES, "ytingest.forkserver_guard"]
+executor = dg.multiprocess_executor.configured({"start_method": {"forkserver": {"preload_modules": PRELOADED}}})
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    make_files_private()  # the code server, run workers and steps write audio, captions and logs
     settings = get_settings()
     job = build_ingest_job(build_partitions_def(settings))
     return dg.Definitions(

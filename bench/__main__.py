@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench import environment
 
-BENCHES = ("pipeline", "embeddings", "writes", "search", "memory", "asr_workers")
+BENCHES = ("pipeline", "embeddings", "writes", "listing", "search", "memory", "asr_workers")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

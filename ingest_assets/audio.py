@@ -4,7 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
-from ingest_assets.partitions import dates_by_channel, per_video_asset
+from ingest_assets.partitions import dates_by_channel, per_video_asset, selected_videos
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.core.audio_files import SAMPLE_RATE
@@ -34,9 +34,10 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
     caption_count = 0
     caption_errors: dict[str, str] = {}
     video_ids: list[str] = []
+    only = selected_videos(context.run.tags)
     for channel_key, dates in dates_by_channel(context.partition_keys).items():
         with postgres.connect() as conn:
-            videos = catalog.videos_in_partition(conn, channel_key, dates)
+            videos = [v for v in catalog.videos_in_partition(conn, channel_key, dates) if only is None or v.video_id in only]
         video_ids += [video.video_id for video in videos]
         for video in videos:
             with postgres.connect() as conn:

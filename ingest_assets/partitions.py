@@ -16,6 +16,9 @@ import dagster as dg
 from ytingest.settings import Settings
 
 CHANNELS = dg.DynamicPartitionsDefinition(name="channels")
+# A run tagged with video ids (comma-separated) does only those videos of its partitions: `ytingest ingest
+# --limit N` runs whole dates, and other uploads of the same day are not part of the N.
+SELECTION_TAG = "ytingest/videos"
 
 
 def build_partitions_def(settings: Settings) -> dg.MultiPartitionsDefinition:
@@ -66,6 +69,12 @@ def dates_by_channel(keys: Sequence[str]) -> dict[str, list[dt.date]]:
         dims = key.keys_by_dimension if isinstance(key, dg.MultiPartitionKey) else _split(key)
         grouped[dims["channel"]].add(dt.date.fromisoformat(dims["date"]))
     return {channel: sorted(dates) for channel, dates in grouped.items()}
+
+
+def selected_videos(tags: dict[str, str]) -> set[str] | None:
+    """The video ids a run is limited to, or None for every video of its partitions."""
+    value = tags.get(SELECTION_TAG)
+    return None if value is None else {v for v in value.split(",") if v}
 
 
 def _split(key: str) -> dict[str, str]:

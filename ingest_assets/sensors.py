@@ -1,8 +1,10 @@
 """Sensor `new_videos`: register channels and request runs for the partitions of newly published videos."""
 
+import concurrent.futures
 import datetime as dt
 import hashlib
 import json
+import time
 from collections import defaultdict
 
 import dagster as dg
@@ -21,6 +23,7 @@ from ytingest.store import catalog
 # Feeds show the newest ~15 entries; remembering more than that per channel is enough to never re-request.
 SEEN_PER_CHANNEL = 500
 POLL_LIMIT = 30
+POLL_WORKERS = 8
 
 
 def build_new_videos_sensor(job, settings: Settings) -> dg.SensorDefinition:
@@ -55,12 +58,10 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
     first_date = settings.partition_start_date
     last_date = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     wanted: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
-    for row in rows:
-        try:
-            entries = _poll(media, row)
-        except (MediaError, FeedError) as exc:
+    for row, entries in zip(rows, _poll_all(media, rows, settings.fetch_deadline_seconds)):
+        if isinstance(entries, Exception):
             # Cursor untouched for this channel: the next tick retries it; the others go on.
-            context.log.warning(f"feed of {row.key} failed, retrying next tick: {exc}")
+            context.log.warning(f"feed of {row.key} failed, retrying next tick: {entries}")
             continue
         already = set(seen.get(row.key, []))
         fresh = [(source_id, published) for source_id, published in entries if source_id not in already]
@@ -87,12 +88,35 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
     )
 
 
+def _poll_all(
+    media: MediaSource, rows: list[catalog.ChannelRow], deadline_seconds: float
+) -> list[list[tuple[str, dt.datetime | None]] | Exception]:
+    """Every channel's entries (or why not), polled at once: one slow or hung feed delays no other, and
+    each is given up at its deadline (the fetch's own, and this wait's for listings yt-dlp makes)."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=POLL_WORKERS, thread_name_prefix="poll")
+    try:
+        futures = [pool.submit(_poll, media, row) for row in rows]
+        rounds = -(-len(rows) // POLL_WORKERS)  # fetches end at their own deadline; this wait is a backstop
+        until = time.monotonic() + (deadline_seconds + 5) * max(rounds, 1)
+        results: list[list[tuple[str, dt.datetime | None]] | Exception] = []
+        for future in futures:
+            try:
+                results.append(future.result(timeout=max(0.0, until - time.monotonic())))
+            except concurrent.futures.TimeoutError:
+                results.append(MediaError(f"timed out: no answer within {deadline_seconds:.0f}s"))
+            except (MediaError, FeedError) as exc:
+                results.append(exc)
+        return results
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _poll(media: MediaSource, row: catalog.ChannelRow) -> list[tuple[str, dt.datetime | None]]:
     """(source id, publication time) of the channel's newest entries."""
     feed_url = row.feed_url or (youtube_feed_url(row.youtube_channel_id) if row.youtube_channel_id else None)
     if feed_url:
         # No retries inside a tick: the next tick is the retry, and a dead feed must not stall the others.
-        return [(e.source_id, e.published) for e in parse_feed(media.fetch(feed_url, retries=0)).entries]
+        return [(e.source_id, e.published) for e in parse_feed(media.fetch(feed_url, retries=0), feed_url).entries]
     listing = media.list_channel(row.spec(), limit=POLL_LIMIT)
     return [(v.source_id, v.published) for v in listing.videos]
 

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import dagster as dg
+import psycopg
 
 from ingest_assets.checks import TRANSCRIPT_CHECKS, transcript_checks
 from ingest_assets.partitions import per_video_asset
@@ -56,7 +57,7 @@ def transcripts(
             duration = wav_duration(path)
             speech = speech_seconds(path, fetcher.preprocessing_config)
             problems: list[str] = []
-            found = fetcher.from_captions(captions, problems)
+            found = fetcher.from_captions(captions, problems, duration, settings.caption_max_bytes)
             notes = tuple(problems)
             if found is not None:
                 segments, caption = found
@@ -67,11 +68,14 @@ def transcripts(
             return FetchedTranscript(segments, "asr", language, asr.plan.name, None, speech, duration, notes)
 
         def write(conn, result: FetchedTranscript, video_id: str) -> None:
-            transcript_store.replace_transcript(
-                conn, video_id, result.segments, source=result.source, caption_kind=result.caption_kind,
-                language=result.language, model=result.model, audio_seconds=result.audio_seconds,
-                speech_seconds=result.speech_seconds,
-            )  # fmt: skip
+            try:
+                transcript_store.replace_transcript(
+                    conn, video_id, result.segments, source=result.source, caption_kind=result.caption_kind,
+                    language=result.language, model=result.model, audio_seconds=result.audio_seconds,
+                    speech_seconds=result.speech_seconds,
+                )  # fmt: skip
+            except psycopg.DataError as exc:  # this video's text, not the database: fail it alone
+                raise VideoFailed(f"transcript not storable: {str(exc).splitlines()[0][:200]}") from None
 
         with computed_at_once([v.video_id for v in work.todo], compute, asr.workers) as videos:
             for video_id, computed in videos:

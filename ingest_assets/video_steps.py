@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import dagster as dg
 import psycopg
 
-from ingest_assets.partitions import dates_by_channel
+from ingest_assets.partitions import dates_by_channel, selected_videos
 from resources.postgres import PostgresResource
 from ytingest.core.web_links import video_pages_markdown
 from ytingest.store import catalog
@@ -53,10 +53,12 @@ class Plan:
 def partition_videos(context: dg.AssetExecutionContext, postgres: PostgresResource) -> list[catalog.VideoRow]:
     """The videos of every (channel, date) partition in this run, each once."""
     seen: dict[str, catalog.VideoRow] = {}
+    only = selected_videos(context.run.tags)
     with postgres.connect() as conn:
         for channel_key, dates in dates_by_channel(context.partition_keys).items():
             for video in catalog.videos_in_partition(conn, channel_key, dates):
-                seen.setdefault(video.video_id, video)
+                if only is None or video.video_id in only:
+                    seen.setdefault(video.video_id, video)
     return list(seen.values())
 
 

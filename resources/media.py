@@ -6,11 +6,13 @@ Errors are sorted into transient (429, 5xx, resets, timeouts: retried with backo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from ytingest.core.feeds import parse_feed
 from ytingest.core.identifiers import ChannelSpec, validate_video_id
 from ytingest.core.listing import ListedVideo, Listing, listing_from_info, video_from_entry
 from ytingest.core.media_errors import MAX_RETRY_AFTER_SECONDS, MediaError, classify
+from ytingest.core.urls import UnsafeUrl, check_url, is_allowed, without_credentials
 from ytingest.settings import Settings, get_settings
 
 log = logging.getLogger("ytingest.media")
@@ -88,13 +91,15 @@ class MediaSource(dg.ConfigurableResource):
         params.update(extra)
         return params
 
-    def _with_retries(self, what: str, func, *args, retries: int | None = None):
+    def _with_retries(self, what: str, func, *args, retries: int | None = None, deadline: float | None = None):
+        """`func(*args, cancel)` with retries; with a `deadline` (time.monotonic()), all attempts and waits
+        end by then, whatever the server does (a drip-fed body never times a read out)."""
         retries = self._retries() if retries is None else retries
         attempt = 0
         while True:
             attempt += 1
             try:
-                return func(*args), attempt
+                return _within(deadline, func, *args), attempt
             except Exception as exc:  # noqa: BLE001 - every failure is classified below
                 error = classify(exc)
                 if not error.transient or attempt > retries:
@@ -104,26 +109,33 @@ class MediaSource(dg.ConfigurableResource):
                 delay = self._backoff() * 2 ** (attempt - 1)
                 if error.retry_after is not None:  # the server's word beats our guess, within reason
                     delay = max(delay, min(error.retry_after, MAX_RETRY_AFTER_SECONDS))
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    raise MediaError(f"{error.reason} (gave up after {attempt} attempts: deadline)", transient=True)
                 log.warning("%s: %s; retry %d in %.1fs", what, error.reason, attempt, delay)
                 time.sleep(delay)
 
     # --- listing -----------------------------------------------------------------------
     def fetch(self, url: str, retries: int | None = None) -> bytes:
-        """GET a URL through yt-dlp's networking (its cookies, headers and proxy settings), with retries."""
+        """GET a feed through yt-dlp's networking (its cookies, headers and proxy settings), with retries,
+        within FETCH_DEADLINE_SECONDS and FEED_MAX_BYTES."""
         import yt_dlp
 
-        def get() -> bytes:
-            with yt_dlp.YoutubeDL(self._ydl_params()) as ydl:
-                with ydl.urlopen(url) as response:
-                    return response.read()
+        settings = self._settings()
+        _checked(url, "feed URL")
 
-        data, _ = self._with_retries(f"fetch {url}", get, retries=retries)
+        def get(cancel: threading.Event) -> bytes:
+            with yt_dlp.YoutubeDL(self._ydl_params()) as ydl:
+                return _read_bounded(ydl.urlopen(url), settings.feed_max_bytes, "feed", cancel)
+
+        deadline = time.monotonic() + settings.fetch_deadline_seconds
+        data, _ = self._with_retries(f"fetch {without_credentials(url)}", get, retries=retries, deadline=deadline)
         return data
 
     def list_channel(self, spec: ChannelSpec, limit: int | None = None) -> Listing:
         """The videos the source lists (the newest `limit`, or all). Feeds are parsed here, the rest by yt-dlp."""
         if spec.kind == "feed":
-            feed = parse_feed(self.fetch(spec.feed_url or spec.url))
+            feed_url = spec.feed_url or spec.url
+            feed = parse_feed(self.fetch(feed_url), feed_url)
             videos = [
                 ListedVideo(
                     source_id=e.source_id,
@@ -134,6 +146,7 @@ class MediaSource(dg.ConfigurableResource):
                     published=e.published,
                     date_exact=e.published is not None,
                     duration_seconds=e.duration_seconds,
+                    origin=feed_url,
                 )
                 for e in feed.entries[:limit]
             ]
@@ -155,22 +168,27 @@ class MediaSource(dg.ConfigurableResource):
         if limit is not None:
             params["playlistend"] = limit
 
-        def extract() -> dict[str, Any]:
+        def extract(cancel: threading.Event) -> dict[str, Any]:
             with yt_dlp.YoutubeDL(params) as ydl:
                 return ydl.extract_info(url, download=False) or {}
 
         info, _ = self._with_retries(f"list {spec.key}", extract)
-        return listing_from_info(info)
+        listing = listing_from_info(info)
+        settings = self._settings()
+        kept = [dataclasses.replace(v, origin=spec.url) for v in listing.videos if is_allowed(v.url, settings)]
+        return dataclasses.replace(listing, videos=kept)
 
     def resolve_video(self, url: str) -> ListedVideo:
         """Per-video metadata: exact publication time and duration where the flat listing only estimated them."""
         import yt_dlp
 
-        def extract() -> dict[str, Any]:
+        _checked(url, "video URL")
+
+        def extract(cancel: threading.Event) -> dict[str, Any]:
             with yt_dlp.YoutubeDL(self._ydl_params()) as ydl:
                 return ydl.extract_info(url, download=False, process=False) or {}
 
-        info, _ = self._with_retries(f"resolve {url}", extract)
+        info, _ = self._with_retries(f"resolve {without_credentials(url)}", extract)
         video = video_from_entry(info, exact=True)
         if video is None:
             raise MediaError(f"no video metadata at {url}")
@@ -200,12 +218,14 @@ class MediaSource(dg.ConfigurableResource):
                 break
             os.close(held)  # the same, between the open and the lock
         _remove_abandoned_work_dirs(audio_dir, video_id, keep=work)
+        deadline = time.monotonic() + self._settings().download_deadline_seconds
         try:
             last_error: MediaError | None = None
             for url in dict.fromkeys(u for u in urls if u):
                 try:
+                    _checked(url, "media URL")  # refused: the item's next URL (its enclosure) may do
                     (info, source), attempts = self._with_retries(
-                        f"download {video_id}", self._download_media, url, work, languages
+                        f"download {video_id}", self._download_media, url, work, languages, deadline=deadline
                     )
                 except MediaError as exc:
                     last_error = exc
@@ -235,8 +255,14 @@ class MediaSource(dg.ConfigurableResource):
             shutil.rmtree(work, ignore_errors=True)
             os.close(held)
 
-    def _download_media(self, url: str, work: Path, languages: list[str]) -> tuple[dict[str, Any], Path]:
+    def _download_media(
+        self, url: str, work: Path, languages: list[str], cancel: threading.Event
+    ) -> tuple[dict[str, Any], Path]:
         import yt_dlp
+
+        def stop_when_abandoned(progress: dict[str, Any]) -> None:
+            if cancel.is_set():  # the deadline passed and the caller has moved on
+                raise MediaError("download abandoned at its deadline")
 
         for leftover in work.iterdir():  # a retried attempt starts from nothing
             if leftover.is_file():
@@ -248,13 +274,18 @@ class MediaSource(dg.ConfigurableResource):
             writeautomaticsub=True,
             subtitleslangs=languages,
             subtitlesformat="json3/vtt/srv3/best",
+            progress_hooks=[stop_when_abandoned],
         )
         with yt_dlp.YoutubeDL(params) as ydl:
             info = ydl.extract_info(url, download=False)
             if not info:
-                raise MediaError(f"yt-dlp returned nothing for {url}")
+                raise MediaError(f"yt-dlp returned nothing for {without_credentials(url)}")
             if info.get("_type") == "playlist":
-                raise MediaError(f"{url} is a playlist, not a single video")
+                raise MediaError(f"{without_credentials(url)} is a playlist, not a single video")
+            # What the page pointed at (or redirected to) obeys the same rule as the URL we were given.
+            for chosen in [info, *(info.get("requested_formats") or [])]:
+                if chosen.get("url"):
+                    _checked(chosen["url"], "media URL")
             requested_subtitles = info.get("requested_subtitles") or {}
             # Caption failures must not fail the audio, so captions are fetched separately afterwards.
             ydl.params["writesubtitles"] = False
@@ -268,7 +299,7 @@ class MediaSource(dg.ConfigurableResource):
                 raise MediaError("yt-dlp reported success but wrote no media file")
             if source.stat().st_size == 0:
                 raise MediaError("the downloaded file is empty")
-            _fetch_caption_payloads(ydl, requested_subtitles)
+            _fetch_caption_payloads(ydl, requested_subtitles, self._settings())
             return info, source
 
     def _save_captions(
@@ -296,14 +327,19 @@ class MediaSource(dg.ConfigurableResource):
         return saved, errors
 
 
-def _fetch_caption_payloads(ydl: Any, requested: dict[str, dict[str, Any]]) -> None:
-    """Fill each requested caption's `data` (or `error`) through yt-dlp's opener (its cookies and headers)."""
+def _fetch_caption_payloads(ydl: Any, requested: dict[str, dict[str, Any]], settings: Settings) -> None:
+    """Fill each requested caption's `data` (or `error`) through yt-dlp's opener (its cookies and headers),
+    each within FETCH_DEADLINE_SECONDS and CAPTION_MAX_BYTES."""
     for lang, sub in requested.items():
         if sub.get("data") is not None:
             continue
         try:
-            with ydl.urlopen(sub["url"]) as response:
-                raw = response.read()
+            url = _checked(sub.get("url") or "", "caption URL")
+
+            def get(cancel: threading.Event, url=url) -> bytes:
+                return _read_bounded(ydl.urlopen(url), settings.caption_max_bytes, "caption file", cancel)
+
+            raw = _within(time.monotonic() + settings.fetch_deadline_seconds, get)
         except Exception as exc:  # noqa: BLE001 - a caption failure is recorded, never fatal
             sub["error"] = classify(exc).reason
             log.warning("captions %s: %s", lang, sub["error"])
@@ -313,6 +349,57 @@ def _fetch_caption_payloads(ydl: Any, requested: dict[str, dict[str, Any]]) -> N
         except UnicodeDecodeError as exc:
             sub["error"] = f"not UTF-8 (byte {exc.start}); captions not saved"
             log.warning("captions %s: %s", lang, sub["error"])
+
+
+def _checked(url: str, what: str) -> str:
+    """`url` if the URL rule allows it; else a MediaError that lets a download try the item's next URL."""
+    try:
+        return check_url(url, what)
+    except UnsafeUrl as exc:
+        raise MediaError(str(exc), unsupported=True) from None
+
+
+def _within(deadline: float | None, func, *args):
+    """`func(*args, cancel)`, given up at `deadline` (time.monotonic()): the call runs in a daemon thread,
+    which is told to stop (`cancel`) and left to end at its next read; nothing waits for it."""
+    cancel = threading.Event()
+    if deadline is None:
+        return func(*args, cancel)
+    outcome: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            outcome["value"] = func(*args, cancel)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=call, name="ytingest-deadline", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        cancel.set()
+        raise MediaError("timed out: not done by its overall deadline", transient=True)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _read_bounded(response: Any, max_bytes: int, what: str, cancel: threading.Event) -> bytes:
+    """The body of `response`, refused past `max_bytes`; where a redirect led is checked like any URL."""
+    with response:
+        final = getattr(response, "url", None)
+        if final:
+            _checked(final, f"{what} redirect target")
+        chunks, size = [], 0
+        while not cancel.is_set():
+            chunk = response.read(64 * 1024)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > max_bytes:
+                raise MediaError(f"{what} larger than {max_bytes} bytes; not read")
+            chunks.append(chunk)
+        raise MediaError(f"{what} abandoned at its deadline")
 
 
 def _lock_work_dir(path: Path, *, wait: bool) -> int:

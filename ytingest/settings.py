@@ -72,6 +72,23 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(2.0, ge=0, le=600, description="First retry delay; doubles each retry")
     socket_timeout_seconds: float = Field(30.0, gt=0, le=3600, description="Network read timeout")
     ytdlp_cookies_file: Path | None = Field(None, description="cookies.txt for yt-dlp (age/bot checks)")
+    download_deadline_seconds: float = Field(
+        3600.0, gt=0, le=86_400, description="Overall limit on one video's download, retries included"
+    )
+    fetch_deadline_seconds: float = Field(
+        120.0, gt=0, le=3600, description="Overall limit on fetching one feed or caption file"
+    )
+    feed_max_bytes: int = Field(64 * 2**20, ge=1024, description="Largest feed read; a larger one fails that channel")
+    caption_max_bytes: int = Field(
+        16 * 2**20, ge=1024, description="Largest caption file read; a larger one is refused (ASR instead)"
+    )
+    title_max_chars: int = Field(10_000, ge=16, le=1_000_000, description="Titles longer than this are cut")
+    allowed_url_schemes: Annotated[list[str], NoDecode] = Field(
+        ["http", "https"], description="URL schemes allowed for channels, items, media and captions"
+    )
+    allow_private_networks: bool = Field(
+        False, description="Allow URLs at private, link-local and cloud-metadata addresses (loopback is always allowed)"
+    )
 
     # --- models --------------------------------------------------------------------
     model_profile: ModelProfile = Field("auto", description="Model set: auto, cpu, gpu-small or gpu-large")
@@ -126,6 +143,19 @@ class Settings(BaseSettings):
     def _split_languages(cls, value: Any) -> Any:
         return _csv(value)
 
+    @field_validator("allowed_url_schemes", mode="before")
+    @classmethod
+    def _split_schemes(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("allowed_url_schemes")
+    @classmethod
+    def _check_schemes(cls, value: list[str]) -> list[str]:
+        refused = {"file", "data", "javascript"} & {v.lower() for v in value}
+        if refused:
+            raise ValueError(f"{', '.join(sorted(refused))} URLs are never allowed")
+        return [v.lower() for v in value]
+
     @field_validator("caption_languages")
     @classmethod
     def _check_languages(cls, value: list[str]) -> list[str]:
@@ -169,6 +199,12 @@ class Settings(BaseSettings):
     def env_for_children(self) -> dict[str, str]:
         """Absolute paths for processes we start, so a different cwd reads the same data."""
         return {"DATA_DIR": str(self.data_dir), "DAGSTER_HOME": str(self.dagster_home)}
+
+
+def make_files_private() -> None:
+    """Whatever this process (and the processes it starts) creates, audio, captions, the Dagster
+    instance's storage and logs, is readable by its user alone."""
+    os.umask(0o077)
 
 
 def _env_name(loc: tuple[Any, ...]) -> str:

@@ -53,7 +53,7 @@ def _write_everything(url: str) -> dict[str, int]:
         catalog.add_channel(conn, ChannelSpec("bulk", "http://127.0.0.1:9/bulk.rss", "feed", None, None))
         CALLS.clear()
         catalog.record_listing(conn, "bulk", _listing(5), "Bulk", None)
-        per_write["listing"] = CALLS.count("executemany")
+        per_write["listing"] = CALLS.count("copy")
         video_id = conn.execute("SELECT video_id FROM channel_videos ORDER BY video_id LIMIT 1").fetchone()[0]
         segments = [
             Segment(i * 2.0, i * 2.0 + 2, f"segment {i}", (Word(i * 2.0, i * 2.0 + 1, "segment"),)) for i in range(5)

@@ -6,7 +6,7 @@ whole graph (smoke models, CPU) with one video per fault, then a second run that
   the reason is kept on the succeeded step (`video_steps.reason`) and in the step's metadata;
 - corrupt media: audio fails with its reason, later steps skip it saying so, no rows or files;
 - hostile ids and titles (path traversal, SQL, partition-key separators, 10k characters, unicode and
-  control characters) on a channel whose key is SQL: stored verbatim, files named only from the
+  control characters) on a channel whose key is SQL: stored verbatim (titles less control characters), files named only from the
   validated id, nothing outside DATA_DIR, and the hostile caption text stored as spoken.
 """
 
@@ -32,6 +32,7 @@ from tests.reliability.archive_state import (
     steps,
 )
 from ytingest.core.identifiers import validate_video_id
+from ytingest.core.text import clean_text
 from ytingest.offline.loopback_server import Fault, LoopbackChannel
 from ytingest.offline.sample_channel import (
     GUEST,
@@ -116,7 +117,8 @@ def test_content_faults_and_hostile_inputs_in_one_partition(archive, instance, c
         sources = {e.source_id for e in channel.episodes}
         assert set(by_source) == sources  # every id stored verbatim, the 10k one included
         titles = dict(query(archive, "SELECT source_id, title FROM videos"))
-        assert {s: titles[s] for s, _ in HOSTILE.values()} == {s: t for s, t in HOSTILE.values()}
+        # Titles are stored as given, less NUL and control characters (C0 and C1), which clean_text removes.
+        assert {s: titles[s] for s, _ in HOSTILE.values()} == {s: clean_text(t) for s, t in HOSTILE.values()}
         for video_id in by_source.values():  # ytingest's own ids are safe whatever the source said
             assert validate_video_id(video_id) == video_id and len(video_id) <= 80
         assert query(archive, "SELECT key FROM channels") == [(CHANNEL_KEY,)]

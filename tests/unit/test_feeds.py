@@ -47,7 +47,7 @@ RSS = b"""<?xml version="1.0"?>
 
 
 def test_youtube_atom_feed():
-    feed = parse_feed(YOUTUBE_ATOM)
+    feed = parse_feed(YOUTUBE_ATOM, "https://www.youtube.com/feeds/videos.xml?channel_id=UCa1B2c3D4e5F6g7H8i9J0kL")
     assert feed.youtube_channel_id == "UCa1B2c3D4e5F6g7H8i9J0kL"  # feed level drops "UC"; restored
     assert [e.source_id for e in feed.entries] == ["dQw4w9WgXcQ", "abcdefghijk"]
     first, second = feed.entries
@@ -55,6 +55,13 @@ def test_youtube_atom_feed():
     assert first.published == dt.datetime(2026, 11, 20, 17, 0, 5, tzinfo=dt.UTC)
     # Publication dates are UTC: 23:59 in New York is the next day.
     assert second.published.date() == dt.date(2026, 11, 20)
+
+
+def test_only_youtube_feeds_may_name_youtube_videos():
+    """An Atom feed served anywhere else can carry <yt:videoId>, but must not claim a real YouTube video."""
+    feed = parse_feed(YOUTUBE_ATOM, "http://127.0.0.1:8000/feed.atom")
+    assert [e.extractor for e in feed.entries] == ["feed", "feed"]
+    assert parse_feed(YOUTUBE_ATOM).entries[0].extractor == "feed"  # unknown origin: not trusted either
 
 
 def test_rss_feed_items():

@@ -103,6 +103,13 @@ def test_youtube_ids_are_kept_and_others_hashed_safely():
     assert video_id_for("feed", "'; DROP TABLE videos; --", "u").startswith("drop-table-videos-")
 
 
+def test_local_ids_are_scoped_by_where_they_were_listed():
+    a = video_id_for("feed", "ep-0042", "http://a/1", origin="http://a/feed.rss")
+    b = video_id_for("feed", "ep-0042", "http://b/1", origin="http://b/feed.rss")
+    assert a != b and a == video_id_for("feed", "ep-0042", "http://a/9", origin="http://a/feed.rss")
+    assert video_id_for("youtube", "dQw4w9WgXcQ", "u", origin="http://a/feed.rss") == "dQw4w9WgXcQ"
+
+
 @pytest.mark.parametrize("bad", ["../x", "a/b", ".hidden", "", "x" * 81, "a b", "a.wav"])
 def test_unsafe_video_ids_are_rejected(bad):
     with pytest.raises(InvalidVideoId):

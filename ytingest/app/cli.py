@@ -12,13 +12,15 @@ from pathlib import Path
 
 from ytingest.app.channels import register_channel
 from ytingest.core.identifiers import InvalidChannel
-from ytingest.settings import SettingsError, get_settings
+from ytingest.core.text import printable
+from ytingest.settings import SettingsError, get_settings, make_files_private
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MAX_QUERY_CHARS = 2000  # a long query is a mistake, and Postgres' tsquery parser overflows on 100k '-'
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"ytingest: {message}", file=sys.stderr)
+    print("ytingest: " + "\n".join(printable(line) for line in message.splitlines()), file=sys.stderr)
     return code
 
 
@@ -43,7 +45,7 @@ def _channels_list(args: argparse.Namespace) -> int:
         print(json.dumps([{"key": r.key, "url": r.url, "kind": r.kind, "feed_url": r.feed_url} for r in rows]))
     else:
         for row in rows:
-            print(f"{row.key}\t{row.kind}\t{row.url}")
+            print("\t".join(printable(field) for field in (row.key, row.kind, row.url)))
     return 0
 
 
@@ -75,12 +77,13 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     from ytingest.app.ingest import print_report, run_ingest
+    from ytingest.core.feeds import FeedError
     from ytingest.core.media_errors import MediaError
     from ytingest.store.catalog import ChannelConflict
 
     try:
         report = run_ingest(args.urls, args.limit, args.since, args.until, args.json)
-    except (InvalidChannel, ChannelConflict, MediaError) as exc:
+    except (InvalidChannel, ChannelConflict, MediaError, FeedError) as exc:
         return _fail(str(exc))
     if args.json:
         print(report.as_json())
@@ -90,13 +93,19 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    import psycopg
+
     from ytingest.app.searching import format_hits, run_search
     from ytingest.store.search import SearchError
 
+    if len(args.query) > MAX_QUERY_CHARS:
+        return _fail(f"the query is {len(args.query)} characters long; at most {MAX_QUERY_CHARS} are searched")
     try:
         hits = run_search(args.query, args.channel, args.speaker, args.since, args.limit)
     except SearchError as exc:
         return _fail(str(exc))
+    except (psycopg.errors.ProgramLimitExceeded, psycopg.errors.StatementTooComplex) as exc:
+        return _fail(f"the query is too complex to search ({type(exc).__name__}); use fewer words")
     print(json.dumps([hit.as_dict() for hit in hits]) if args.json else format_hits(hits))
     return 0
 
@@ -179,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    make_files_private()
     args = build_parser().parse_args(argv)
     from ytingest.store.database import DatabaseError
 

@@ -19,6 +19,7 @@ import dagster as dg
 
 from resources.postgres import PostgresResource
 from ytingest.core.identifiers import parse_channel_url
+from ytingest.core.text import printable
 from ytingest.settings import Settings, get_settings
 from ytingest.store import catalog
 
@@ -92,18 +93,21 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
     started = time.monotonic()
     say = (lambda *_: None) if as_json else print
     keys = []
+    media = MediaSource()
+    # Every channel is validated and listed before any is registered: a bad URL or a malformed feed
+    # (FeedError) leaves nothing behind.
+    listings = []
     for url in urls:
-        parse_channel_url(url)  # validate all before registering any
-    for url in urls:
+        spec = parse_channel_url(url)
+        with PostgresResource().connect() as conn:
+            known = catalog.channel_by_url(conn, spec.url)
+        listings.append((url, media.list_channel(known.spec() if known else spec)))
+    for url, listing in listings:
         key, _ = register_channel(url)
         keys.append(key)
-    media = MediaSource()
-    with PostgresResource().connect() as conn:
-        for key in keys:
-            row = catalog.channel(conn, key)
-            listing = media.list_channel(row.spec())
+        with PostgresResource().connect() as conn:
             catalog.record_listing(conn, key, listing.videos, listing.title, listing.youtube_channel_id)
-            say(f"{key}: {len(listing.videos)} videos listed")
+        say(f"{printable(key)}: {len(listing.videos)} videos listed")
     spans = select_partitions(keys, limit, since, until)
     ensure_instance()
     run_ids: list[str] = []
@@ -116,7 +120,10 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
                 say(f"run {run_id} marked failed: the process that ran it is gone")
             for key, (first, last, ids) in spans.items():
                 say(f"{key}: {len(ids)} videos, {first} .. {last}")
-                outcome = run_channel_dates(instance, key, first, last, tags={"ytingest/origin": "ingest"})
+                outcome = run_channel_dates(
+                    instance, key, first, last, tags={"ytingest/origin": "ingest"},
+                    video_ids=ids if limit is not None else None,
+                )  # fmt: skip
                 run_ids.append(outcome.run_id)
             report = build_report(instance, keys, spans, run_ids, time.monotonic() - started)
             for run_id in run_ids:
@@ -156,7 +163,7 @@ class _Progress(threading.Thread):
         for video_id, asset, status, reason in rows:
             if (video_id, asset, status) not in self.seen:
                 self.seen.add((video_id, asset, status))
-                self.say(f"  {video_id}  {asset:17} {status}{': ' + reason if reason else ''}")
+                self.say(printable(f"  {video_id}  {asset:17} {status}{': ' + reason if reason else ''}"))
 
     def stop(self) -> None:
         self._halt.set()
@@ -185,6 +192,11 @@ def build_report(instance, keys, spans, run_ids, wall_seconds: float) -> IngestR
     settings = get_settings()
     video_ids = [v for _, _, ids in spans.values() for v in ids]
     with PostgresResource().connect() as conn:
+        # Every video the runs touched counts, chosen or not: the report hides no work.
+        touched = conn.execute(
+            "SELECT DISTINCT video_id FROM video_steps WHERE run_id = ANY(%s) ORDER BY video_id", (run_ids,)
+        ).fetchall()
+        video_ids += [row[0] for row in touched if row[0] not in set(video_ids)]
         statuses = conn.execute(
             "SELECT video_id, asset, status, reason FROM video_steps WHERE video_id = ANY(%s) AND asset = ANY(%s)",
             (video_ids, list(ASSETS)),
@@ -270,7 +282,7 @@ def print_report(report: IngestReport) -> None:
     print("\nytingest ingest report")
     print(f"  videos: {report.videos_attempted} attempted, {report.videos_succeeded} succeeded, {report.videos_failed} failed")
     for reason, count in report.failure_reasons.items():
-        print(f"    {count} x {reason}")
+        print(f"    {count} x {printable(reason)}")
     print(f"  success rate: {report.success_rate:.1%}")
     print(f"  audio: {report.audio_hours:.3f} h in {report.wall_seconds:.0f} s wall = {report.throughput_audio_hours_per_hour} audio h per wall h")
     print(f"  OOM events: {report.oom_events}, CPU fallbacks: {report.cpu_fallbacks}, devices: {', '.join(report.devices) or 'none'}")

@@ -14,8 +14,9 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from ingest_assets.dead_runs import HOST_TAG, PID_TAG
-from ingest_assets.partitions import partition_key
+from ingest_assets.dead_runs import HOST_TAG, PID_TAG, release_dead_runs
+from ingest_assets.partitions import SELECTION_TAG, partition_key
+from ytingest.settings import get_settings
 
 
 def ingest_job_def() -> dg.JobDefinition:
@@ -32,14 +33,23 @@ class RunOutcome:
 
 
 def run_channel_dates(
-    instance: dg.DagsterInstance, channel: str, first: dt.date, last: dt.date, tags: dict[str, str] | None = None
+    instance: dg.DagsterInstance,
+    channel: str,
+    first: dt.date,
+    last: dt.date,
+    tags: dict[str, str] | None = None,
+    video_ids: list[str] | None = None,
 ) -> RunOutcome:
-    """One run of the whole graph over channel x [first, last], as a backfill batch would run it."""
+    """One run of the whole graph over channel x [first, last], as a backfill batch would run it. Runs
+    whose launching process died are failed first and their slots freed, so this one never waits on them.
+    With `video_ids`, the run does only those videos of its partitions."""
+    release_dead_runs(instance, get_settings().free_slots_after_run_end_seconds)
     run_tags = {
         ASSET_PARTITION_RANGE_START_TAG: str(partition_key(channel, first)),
         ASSET_PARTITION_RANGE_END_TAG: str(partition_key(channel, last)),
         HOST_TAG: socket.gethostname(),
         PID_TAG: str(os.getpid()),
+        **({SELECTION_TAG: ",".join(video_ids)} if video_ids is not None else {}),
         **(tags or {}),
     }
     with dg.execute_job(dg.reconstructable(ingest_job_def), instance=instance, tags=run_tags) as result:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from resources.models import TextEncoderResource
 from resources.postgres import PostgresResource
+from ytingest.core.text import printable
 from ytingest.store.search import Filters, Hit, search
 
 
@@ -28,7 +29,8 @@ def format_hits(hits: list[Hit]) -> str:
     lines = []
     for rank, hit in enumerate(hits, start=1):
         who = f" - {hit.speaker}" if hit.speaker else ""
-        lines.append(f"{rank:2d}. [{hit.channel}] {hit.title} @ {_clock(hit.start)}{who}")
-        lines.append(f"    {hit.text[:200]}")
-        lines.append(f"    {hit.url}")
+        # Titles and text come from the outside world: escape what would drive the terminal (ESC[2J).
+        lines.append(printable(f"{rank:2d}. [{hit.channel}] {hit.title} @ {_clock(hit.start)}{who}"))
+        lines.append(printable(f"    {hit.text[:200]}"))
+        lines.append(printable(f"    {hit.url}"))
     return "\n".join(lines)

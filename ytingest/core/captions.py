@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from ytingest.core.text import clean_text
+
 
 @dataclass(frozen=True, slots=True)
 class Word:
@@ -45,24 +47,60 @@ class CaptionError(ValueError):
         self.line = line
 
 
-def parse_captions(data: str | bytes, fmt: str, *, rolling: bool | None = None) -> list[Segment]:
-    """Parse a caption file in `fmt` ("vtt" or "json3", as yt-dlp names them) into segments in file order.
+def parse_captions(
+    data: str | bytes,
+    fmt: str,
+    *,
+    rolling: bool | None = None,
+    max_bytes: int | None = None,
+    duration: float | None = None,
+) -> list[Segment]:
+    """Parse a caption file in `fmt` ("vtt" or "json3", as yt-dlp names them) into segments in time order.
 
     `rolling` applies to WebVTT only: pass True for automatic captions; None detects YouTube's
-    rolling format by its inline word timestamps.
+    rolling format by its inline word timestamps. A file over `max_bytes` is refused. Whatever the file
+    holds, the result is bounded: any failure of the parsers (a 400-digit hour field, JSON nested 100k
+    deep) is a CaptionError, text carries no NUL or control characters, and times lie in [0, duration].
     """
+    if max_bytes is not None and len(data) > max_bytes:
+        raise CaptionError(f"larger than {max_bytes} bytes (CAPTION_MAX_BYTES)")
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise CaptionError(f"not UTF-8 (byte {exc.start})") from exc
-    match fmt.lower():
-        case "vtt":
-            return parse_vtt(data, rolling=rolling)
-        case "json3":
-            return parse_json3(data)
-        case _:
-            raise CaptionError(f"unsupported caption format {fmt!r}")
+    try:
+        match fmt.lower():
+            case "vtt":
+                segments = parse_vtt(data, rolling=rolling)
+            case "json3":
+                segments = parse_json3(data)
+            case _:
+                raise CaptionError(f"unsupported caption format {fmt!r}")
+    except CaptionError:
+        raise
+    except (ArithmeticError, ValueError, RecursionError, MemoryError, TypeError) as exc:
+        raise CaptionError(f"unreadable ({type(exc).__name__}: {str(exc)[:100]})") from None
+    return bounded_segments(segments, duration)
+
+
+def bounded_segments(segments: Iterable[Segment], duration: float | None) -> list[Segment]:
+    """Segments with clean text and finite times clamped to [0, duration], in time order; a segment that
+    starts past the end (or has no text left) is dropped."""
+    limit = duration if duration is not None else math.inf
+    kept = []
+    for segment in segments:
+        start, end = max(0.0, segment.start), min(limit, segment.end)
+        text = clean_text(segment.text).strip()
+        if not (math.isfinite(start) and math.isfinite(end)) or start >= limit or end < start or not text:
+            continue
+        words = tuple(
+            Word(max(start, w.start), min(end, w.end), clean_text(w.text), w.speaker)
+            for w in segment.words
+            if math.isfinite(w.start) and math.isfinite(w.end) and w.start < end and clean_text(w.text).strip()
+        )
+        kept.append(Segment(start, end, text, words, segment.speaker))
+    return sorted(kept, key=lambda seg: seg.start)
 
 
 # --- choosing a track ----------------------------------------------------------------------------

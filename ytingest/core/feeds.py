@@ -10,6 +10,10 @@ import email.utils
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from ytingest.core.identifiers import is_youtube_host
+from ytingest.core.urls import is_allowed
+from ytingest.settings import get_settings
+
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
     "yt": "http://www.youtube.com/xml/schemas/2015",
@@ -40,13 +44,15 @@ class Feed:
     youtube_channel_id: str | None = None
 
 
-def parse_feed(data: bytes) -> Feed:
+def parse_feed(data: bytes, source_url: str | None = None) -> Feed:
+    """`source_url` is where the feed came from: only YouTube's own feeds may name YouTube video ids
+    (`<yt:videoId>`); in any other feed that element is just the item's id within that feed."""
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise FeedError(f"not well-formed XML: {exc}") from None
     if root.tag == f"{{{NS['atom']}}}feed":
-        return _parse_atom(root)
+        return _parse_atom(root, youtube=source_url is not None and is_youtube_host(source_url))
     if root.tag == "rss":
         channel = root.find("channel")
         if channel is None:
@@ -90,7 +96,8 @@ def parse_duration(value: str | None) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def _parse_atom(root: ET.Element) -> Feed:
+def _parse_atom(root: ET.Element, youtube: bool) -> Feed:
+    settings = get_settings()
     # YouTube writes the feed-level channel id without its "UC" prefix; entries keep it.
     channel_id = _text(root.find("atom:entry/yt:channelId", NS)) or _text(root.find("yt:channelId", NS))
     if channel_id and not channel_id.startswith("UC"):
@@ -103,12 +110,12 @@ def _parse_atom(root: ET.Element) -> Feed:
             link = entry.find("atom:link", NS)
         url = link.get("href") if link is not None else None
         source_id = video_id or _text(entry.find("atom:id", NS)) or url
-        if not source_id or not url:
-            continue  # an entry with nothing to download is not a video
+        if not source_id or not is_allowed(url, settings):
+            continue  # nothing ytingest may download (no link, or ftp:, data:, ytsearch1:, metadata hosts)
         entries.append(
             FeedEntry(
                 source_id=source_id,
-                extractor="youtube" if video_id else "feed",
+                extractor="youtube" if video_id and youtube else "feed",
                 url=url,
                 title=_text(entry.find("atom:title", NS)) or source_id,
                 published=parse_datetime(_text(entry.find("atom:published", NS)) or _text(entry.find("atom:updated", NS))),
@@ -118,15 +125,17 @@ def _parse_atom(root: ET.Element) -> Feed:
 
 
 def _parse_rss(channel: ET.Element) -> Feed:
+    settings = get_settings()
     entries = []
     for item in channel.findall("item"):
         enclosure = item.find("enclosure")
         media_url = enclosure.get("url") if enclosure is not None else None
+        media_url = media_url if is_allowed(media_url, settings) else None
         link = _text(item.find("link"))
-        url = link or media_url
+        url = link if is_allowed(link, settings) else media_url
         source_id = _text(item.find("guid")) or url
         if not url or not source_id:
-            continue
+            continue  # nothing ytingest may download (no link, or ftp:, data:, ytsearch1:, metadata hosts)
         entries.append(
             FeedEntry(
                 source_id=source_id,

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
+from ytingest.core.urls import UnsafeUrl, check_url, without_credentials
+
 ChannelKind = Literal["youtube_channel", "youtube_playlist", "feed", "other"]
 
 YOUTUBE_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"})
 YOUTUBE_FEED = "https://www.youtube.com/feeds/videos.xml"
 MAX_KEY_LENGTH = 100
+# Extractors whose ids are only unique within the feed or page that listed them.
+LOCAL_ID_EXTRACTORS = frozenset({"feed", "generic"})
 
 _YOUTUBE_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _YOUTUBE_CHANNEL_ID = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
@@ -73,11 +77,17 @@ def parse_channel_url(url: str, key: str | None = None, feed_url: str | None = N
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidChannel(f"channel URL {url!r} is not an http(s) URL with a host")
+        raise InvalidChannel(f"channel URL {without_credentials(url)!r} is not an http(s) URL with a host")
     if feed_url is not None:
         feed_parts = urlsplit(feed_url)
         if feed_parts.scheme not in ("http", "https") or not feed_parts.hostname:
-            raise InvalidChannel(f"feed URL {feed_url!r} is not an http(s) URL with a host")
+            raise InvalidChannel(f"feed URL {without_credentials(feed_url)!r} is not an http(s) URL with a host")
+    try:
+        check_url(url, "channel URL")
+        if feed_url is not None:
+            check_url(feed_url, "feed URL")
+    except UnsafeUrl as exc:
+        raise InvalidChannel(str(exc)) from None
 
     host = parts.hostname.lower()
     path = parts.path.rstrip("/")
@@ -136,11 +146,16 @@ def youtube_feed_url(channel_id: str) -> str:
     return f"{YOUTUBE_FEED}?channel_id={channel_id}"
 
 
-def video_id_for(extractor: str, source_id: str | None, url: str) -> str:
-    """A stable id that is safe as a file name: YouTube's own id, else a slug plus a hash of the source."""
+def video_id_for(extractor: str, source_id: str | None, url: str, origin: str | None = None) -> str:
+    """A stable id that is safe as a file name: YouTube's own id, else a slug plus a hash of the source.
+
+    Ids outside an extractor's own id space (a feed item's guid, a generic page's id) are only unique
+    within the feed or page that listed them, so `origin` is part of their identity: two feeds publishing
+    guid `ep-0042` are two videos, and neither can take over the other's row."""
     if extractor.lower().startswith("youtube") and source_id and _YOUTUBE_VIDEO_ID.match(source_id):
         return source_id
-    identity = f"{extractor.lower()}:{source_id or url}"
+    scope = f"{origin}\n" if origin and extractor.lower() in LOCAL_ID_EXTRACTORS else ""
+    identity = f"{scope}{extractor.lower()}:{source_id or url}"
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:12]
     slug = _slug(source_id or urlsplit(url).path.rsplit("/", 1)[-1], 40)
     return validate_video_id(f"{slug}-{digest}" if slug else f"v-{digest}")
@@ -150,6 +165,10 @@ def validate_video_id(video_id: str) -> str:
     if not isinstance(video_id, str) or not _VIDEO_ID.match(video_id):
         raise InvalidVideoId(f"video id {video_id!r} is not 1-80 letters, digits, '-' or '_'")
     return video_id
+
+
+def is_youtube_host(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() in YOUTUBE_HOSTS
 
 
 def is_youtube_video_id(value: str) -> bool:

@@ -18,6 +18,7 @@ class ListedVideo:
     date_exact: bool
     media_url: str | None = None
     duration_seconds: float | None = None
+    origin: str | None = None  # the feed or page that listed it, part of its identity where ids are local
 
 
 @dataclass(frozen=True)

@@ -103,15 +103,25 @@ class TranscriptFetcher:
         self.preprocessing_config = preprocessing_config or PreprocessingConfig()
 
     def from_captions(
-        self, captions: Sequence[CaptionFile], problems: list[str] | None = None
+        self,
+        captions: Sequence[CaptionFile],
+        problems: list[str] | None = None,
+        duration: float | None = None,
+        max_bytes: int | None = None,
     ) -> tuple[list[Segment], CaptionFile] | None:
         """The best caption track that parses to some text; None sends the video to ASR. Why each better
-        track was passed over is appended to `problems`."""
+        track was passed over is appended to `problems`. Times are kept within [0, duration]; a file over
+        `max_bytes` is not read."""
         for caption in rank_captions(captions, self.languages):
             track = f"{caption.language} {caption.kind} {caption.format}"
             try:
-                segments = parse_captions(caption.path.read_bytes(), caption.format, rolling=caption.kind == "automatic")
-            except (CaptionError, OSError) as exc:
+                if max_bytes is not None and caption.path.stat().st_size > max_bytes:
+                    raise CaptionError(f"larger than {max_bytes} bytes (CAPTION_MAX_BYTES)")
+                segments = parse_captions(
+                    caption.path.read_bytes(), caption.format, rolling=caption.kind == "automatic",
+                    max_bytes=max_bytes, duration=duration,
+                )  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - whatever a caption file does, it costs only its track
                 log.warning("captions %s (%s, %s) unusable: %s", caption.path.name, caption.language, caption.kind, exc)
                 if problems is not None:
                     problems.append(f"{track} captions unusable: {exc}")

@@ -62,6 +62,7 @@ class FaultKind(StrEnum):
     ZERO_LENGTH = "zero_length"  # 200 with an empty body
     SLOW = "slow"  # the body in chunks with stalls between them
     RESET = "reset"  # the connection is reset (TCP RST) before any response is sent
+    DRIP = "drip"  # a few bytes at a time with a stall before each, for as long as the client reads
 
 
 _ERROR_STATUS: Final = {
@@ -83,6 +84,7 @@ class Fault:
     fraction: float = 0.5  # truncated only: share of the body sent before the connection drops
     stall_s: float = 0.25  # slow only: pause before each chunk
     chunks: int = 8  # slow only
+    drip_bytes: int = 10  # drip only: bytes sent after each stall
 
     def __post_init__(self) -> None:
         if self.times is not None and self.times < 1:
@@ -127,6 +129,11 @@ class Fault:
     @classmethod
     def slow(cls, stall_s: float = 0.25, chunks: int = 8, times: int | None = None) -> Fault:
         return cls(FaultKind.SLOW, times, stall_s=stall_s, chunks=chunks)
+
+    @classmethod
+    def drip(cls, drip_bytes: int = 10, stall_s: float = 1.0, times: int | None = None) -> Fault:
+        """Never a read timeout, never done: `drip_bytes` every `stall_s` (a hostile or broken server)."""
+        return cls(FaultKind.DRIP, times, stall_s=stall_s, drip_bytes=drip_bytes)
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,7 @@ class LoopbackChannel:
         self._live = {episode.video_id: episode for episode in channel.episodes}
         self._withheld = {video_id: self._live.pop(video_id) for video_id in withheld}
         self._faults: dict[tuple[str, Resource], Fault] = {}
+        self._bodies: dict[tuple[str, Resource], bytes] = {}
         self._hits: Counter[tuple[str, Resource, str]] = Counter()
         self._log: list[RequestRecord] = []
         self._server: _Server | None = None
@@ -241,6 +249,15 @@ class LoopbackChannel:
     def set_feed_fault(self, fault: Fault | None) -> None:
         """Set (or with None clear) a fault on both feeds, e.g. `Fault.server_error()`."""
         self._put_fault(("", Resource.FEEDS), fault)
+
+    def set_body(self, video_id: str, body: bytes | None, *, on: Resource) -> None:
+        """Serve `body` instead of an episode's captions, watch page or media (or, with video_id "" and
+        Resource.FEEDS, instead of both feeds); None restores the generated document."""
+        with self._lock:
+            if body is None:
+                self._bodies.pop((video_id, on), None)
+            else:
+                self._bodies[(video_id, on)] = body
 
     def publish(self, episode: GeneratedEpisode | str) -> None:
         """Make a withheld episode (by id) or a newly generated one live and listed in the feeds."""
@@ -391,7 +408,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(body)
 
     def _send_document(self, document: _Document, fault: Fault | None, *, send_body: bool) -> None:
-        body = _faulty_body(document.body, fault, seed=self.path)
+        with self.server.site._lock:
+            served = self.server.site._bodies.get((document.video_id, document.resource), document.body)
+        body = _faulty_body(served, fault, seed=self.path)
         extra = {}
         if document.last_modified:
             # yt-dlp's generic extractor takes a page's or file's timestamp from this header.
@@ -423,8 +442,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _send_body(self, body: bytes, fault: Fault | None) -> None:
-        if fault is None or fault.kind not in (FaultKind.TRUNCATED, FaultKind.SLOW):
+        if fault is None or fault.kind not in (FaultKind.TRUNCATED, FaultKind.SLOW, FaultKind.DRIP):
             self._write(body)
+        elif fault.kind is FaultKind.DRIP:
+            for offset in range(0, len(body), fault.drip_bytes):
+                if self.server.site._stopping.wait(fault.stall_s) or not self._write(body[offset : offset + fault.drip_bytes]):
+                    return
         elif fault.kind is FaultKind.TRUNCATED:
             self._write(body[: int(len(body) * fault.fraction)])  # then the connection closes
         else:

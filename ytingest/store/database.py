@@ -41,13 +41,21 @@ class DatabaseUrls:
     dagster: str  # SQLAlchemy URL (psycopg2) of Dagster's storage database
 
 
+_PASSWORD_PARAMETER = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)('[^']*'|[^&\s]*)")
+
+
 def redact(url: str) -> str:
-    """The URL with any password removed, safe for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with every password masked, wherever it sits (user:password@, ?password=, a DSN's
+    password=), safe for logs and errors."""
+    masked = _PASSWORD_PARAMETER.sub(r"\1***", url)
+    try:
+        parts = urlsplit(masked)
+    except ValueError:
+        return masked
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return masked
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{host}"))
 
 
 def _with_database(url: str, database: str, scheme: str | None = None) -> str:

@@ -96,7 +96,7 @@ def _filter_sql(filters: Filters, speaker_id: int | None) -> tuple[sql.Composabl
 def _speaker_id(conn: psycopg.Connection, speaker: str | None) -> int | None:
     if speaker is None:
         return None
-    if speaker.isdigit():
+    if speaker.isascii() and speaker.isdigit():  # '²' is a digit to isdigit(), not to int()
         row = conn.execute("SELECT speaker_id FROM speakers WHERE speaker_id = %s", (int(speaker),)).fetchone()
     else:
         row = conn.execute("SELECT speaker_id FROM speakers WHERE name = %s", (speaker,)).fetchone()
