@@ -4,6 +4,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import replace
 
 import dagster as dg
 
@@ -12,8 +13,9 @@ from ingest_assets.partitions import CHANNELS, partition_key
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.core.channels_file import read_channels_file
-from ytingest.core.feeds import FeedError, parse_feed
-from ytingest.core.identifiers import youtube_feed_url
+from ytingest.core.feeds import FeedEntry, FeedError, parse_feed
+from ytingest.core.identifiers import video_id_for, youtube_feed_url
+from ytingest.core.listing import ListedVideo
 from ytingest.core.media_errors import MediaError
 from ytingest.settings import Settings, get_settings
 from ytingest.store import catalog
@@ -62,15 +64,14 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
             # Cursor untouched for this channel: the next tick retries it; the others go on.
             context.log.warning(f"feed of {row.key} failed, retrying next tick: {exc}")
             continue
-        already = set(seen.get(row.key, []))
-        fresh = [(source_id, published) for source_id, published in entries if source_id not in already]
-        for source_id, published in fresh:
-            day = (published or dt.datetime.now(dt.UTC)).date()
+        already = _already_seen(postgres, seen, row.key)
+        fresh = [entry for entry in entries if entry.source_id not in already]
+        for video, day in zip(fresh, _record_entries(postgres, row.key, fresh), strict=True):
             if first_date <= day <= last_date:
-                wanted[(row.key, day)].append(source_id)
+                wanted[(row.key, day)].append(video.source_id)
             else:
-                context.log.info(f"{row.key}: {source_id} published {day}, outside the partitions; skipped")
-        seen[row.key] = ([s for s, _ in fresh] + seen.get(row.key, []))[:SEEN_PER_CHANNEL]
+                context.log.info(f"{row.key}: {video.source_id} published {day}, outside the partitions; skipped")
+        seen[row.key] = ([v.source_id for v in fresh] + seen.get(row.key, []))[:SEEN_PER_CHANNEL]
 
     run_requests = [
         dg.RunRequest(
@@ -87,14 +88,43 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
     )
 
 
-def _poll(media: MediaSource, row: catalog.ChannelRow) -> list[tuple[str, dt.datetime | None]]:
-    """(source id, publication time) of the channel's newest entries."""
+def _poll(media: MediaSource, row: catalog.ChannelRow) -> list[ListedVideo]:
+    """The channel's newest entries, with id, URL, title and publication time."""
     feed_url = row.feed_url or (youtube_feed_url(row.youtube_channel_id) if row.youtube_channel_id else None)
     if feed_url:
         # No retries inside a tick: the next tick is the retry, and a dead feed must not stall the others.
-        return [(e.source_id, e.published) for e in parse_feed(media.fetch(feed_url, retries=0)).entries]
-    listing = media.list_channel(row.spec(), limit=POLL_LIMIT)
-    return [(v.source_id, v.published) for v in listing.videos]
+        return [_listed(e) for e in parse_feed(media.fetch(feed_url, retries=0)).entries]
+    return media.list_channel(row.spec(), limit=POLL_LIMIT).videos
+
+
+def _listed(entry: FeedEntry) -> ListedVideo:
+    return ListedVideo(
+        entry.source_id, entry.extractor, entry.url, entry.title, entry.published,
+        date_exact=entry.published is not None, media_url=entry.media_url, duration_seconds=entry.duration_seconds,
+    )  # fmt: skip
+
+
+def _already_seen(postgres: PostgresResource, seen: dict[str, list[str]], channel_key: str) -> set[str]:
+    """The cursor's ids for the channel; a channel the cursor does not know yet (a fresh sensor, a new
+    channel) starts from what the catalog holds, so an archive built by `ytingest ingest` or the demo
+    is not requested again."""
+    if channel_key in seen:
+        return set(seen[channel_key])
+    with postgres.connect() as conn:
+        return catalog.known_source_ids(conn, channel_key)
+
+
+def _record_entries(postgres: PostgresResource, channel_key: str, fresh: list[ListedVideo]) -> list[dt.date]:
+    """Store the new entries in the catalog in the tick that requests their runs, so a run finds its
+    videos however old the channel's full listing is; each entry's partition date, as the catalog holds
+    it (given when the video was first seen, never moved)."""
+    now = dt.datetime.now(dt.UTC)
+    # An entry without a time is dated when first seen, as an estimate; a later exact date is data only.
+    dated = [v if v.published else replace(v, published=now, date_exact=False) for v in fresh]
+    with postgres.connect() as conn:
+        catalog.record_videos(conn, channel_key, dated)
+        days = catalog.partition_dates(conn, [video_id_for(v.extractor, v.source_id, v.url) for v in dated])
+    return [days[video_id_for(v.extractor, v.source_id, v.url)] for v in dated]
 
 
 def _digest(ids: list[str]) -> str:

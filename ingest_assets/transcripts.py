@@ -70,9 +70,7 @@ def transcripts(
                     speech_seconds=result.speech_seconds,
                 )  # fmt: skip
 
-            result = run_video(
-                context, postgres, work.report, video.video_id, version, compute, write, note=_caption_note
-            )
+            result = run_video(context, postgres, work, video.video_id, compute, write, note=_caption_note)
             if result is not None:
                 if result.notes:
                     caption_fallbacks[video.video_id] = _caption_note(result)

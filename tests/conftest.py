@@ -23,7 +23,6 @@ os.environ.update(
         "DOWNLOAD_RETRIES": "2",
         "RETRY_BACKOFF_SECONDS": "0.05",
         "SOCKET_TIMEOUT_SECONDS": "3",
-        "LISTING_MAX_AGE_MINUTES": "0",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "DAGSTER_DISABLE_TELEMETRY": "1",

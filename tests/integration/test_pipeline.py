@@ -108,7 +108,7 @@ def _checks_catch_damage(url, ids):
 
     video_ids = list(ids.values())
     with psycopg.connect(url) as conn:
-        conn.execute("UPDATE transcript_segments SET speaker = NULL WHERE video_id = %s", (ids["autoCaps002"],))
+        conn.execute("UPDATE segment_speakers SET speaker = NULL WHERE video_id = %s", (ids["autoCaps002"],))
         conn.execute("DELETE FROM transcript_segments WHERE video_id = %s", (ids["manualCaps1"],))
         conn.execute("UPDATE voice_embeddings SET speaker_id = NULL WHERE video_id = %s", (ids["autoCaps002"],))
         conn.execute("DELETE FROM chunks WHERE video_id = %s", (ids["autoCaps002"],))
@@ -166,7 +166,8 @@ def _check_archive(archive, channel):
         unlabelled = _query(
             archive,
             "SELECT count(*) FROM transcript_segments s JOIN diarizations d USING (video_id)"
-            " WHERE s.video_id = %s AND d.speakers > 0 AND s.speaker IS NULL",
+            " LEFT JOIN segment_speakers a USING (video_id, idx)"
+            " WHERE s.video_id = %s AND d.speakers > 0 AND a.speaker IS NULL",
             ids[source],
         )
         assert unlabelled == [(0,)]

@@ -83,3 +83,20 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
 
         fourth, _ = _tick(instance, cursor)
         assert fourth.run_requests == []
+
+        # The tick that requested a run stored its video, exactly dated, in the catalog...
+        stored = _stored(archive)
+        assert stored["ytNew000003"][0] == day(0) and stored["ytNew000003"][2] == fresh.spec.title
+        assert "ytNew000003" in stored["ytNew000003"][1]
+        assert set(stored) == {"ytOne000001", "ytTwo000002", "ytNew000003", "podEp000001"}
+        # ...so a fresh sensor (a new `ytingest dev`, no cursor) starts from the catalog: nothing again.
+        restarted, _ = _tick(instance, None)
+        assert restarted.run_requests == []
+
+
+def _stored(url) -> dict[str, tuple[str, str, str]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT source_id, partition_date, url, title FROM videos").fetchall()
+    return {source: (day.isoformat(), link, title) for source, day, link, title in rows}

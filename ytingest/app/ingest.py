@@ -60,9 +60,9 @@ def select_partitions(
     with PostgresResource().connect() as conn:
         rows = conn.execute(
             """
-            SELECT cv.channel_key, v.video_id, v.published_date FROM videos v JOIN channel_videos cv USING (video_id)
-            WHERE cv.channel_key = ANY(%s) AND v.published_date IS NOT NULL
-              AND (%s::date IS NULL OR v.published_date >= %s) AND (%s::date IS NULL OR v.published_date <= %s)
+            SELECT cv.channel_key, v.video_id, v.partition_date FROM videos v JOIN channel_videos cv USING (video_id)
+            WHERE cv.channel_key = ANY(%s) AND v.partition_date IS NOT NULL
+              AND (%s::date IS NULL OR v.partition_date >= %s) AND (%s::date IS NULL OR v.partition_date <= %s)
             ORDER BY v.published_at DESC NULLS LAST, v.video_id
             """,
             (channel_keys, since, since, until, until),

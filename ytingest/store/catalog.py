@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ytingest.core.audio_files import DownloadedAudio
 from ytingest.core.identifiers import ChannelSpec, video_id_for
@@ -37,7 +38,7 @@ class VideoRow:
     url: str
     media_url: str | None
     title: str
-    published_date: dt.date | None
+    partition_date: dt.date | None
 
 
 class ChannelConflict(ValueError):
@@ -88,6 +89,18 @@ def record_listing(
     youtube_channel_id: str | None,
 ) -> int:
     """Upsert a channel's full listing. An exact date is never overwritten by an estimate."""
+    count = record_videos(conn, channel_key, videos)
+    conn.execute(
+        "UPDATE channels SET listed_at = now(), title = COALESCE(%s, title),"
+        " youtube_channel_id = COALESCE(youtube_channel_id, %s) WHERE key = %s",
+        (title, youtube_channel_id, channel_key),
+    )
+    return count
+
+
+def record_videos(conn: psycopg.Connection, channel_key: str, videos: Iterable[ListedVideo]) -> int:
+    """Upsert videos of a channel. A video's partition date is set the first time it has a date and
+    kept from then on: later, better dates change `published_*` only, never the partition."""
     count = 0
     for video in videos:
         video_id = video_id_for(video.extractor, video.source_id, video.url)
@@ -95,8 +108,8 @@ def record_listing(
         conn.execute(
             """
             INSERT INTO videos (video_id, source_id, url, media_url, title, published_at, published_date,
-                                date_exact, duration_seconds)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                date_exact, duration_seconds, partition_date)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (video_id) DO UPDATE SET
                 url = EXCLUDED.url,
                 media_url = COALESCE(EXCLUDED.media_url, videos.media_url),
@@ -107,11 +120,12 @@ def record_listing(
                 published_date = CASE WHEN videos.date_exact AND NOT EXCLUDED.date_exact
                                       THEN videos.published_date ELSE EXCLUDED.published_date END,
                 date_exact = videos.date_exact OR EXCLUDED.date_exact,
+                partition_date = COALESCE(videos.partition_date, EXCLUDED.partition_date),
                 updated_at = now()
             """,
             (
                 video_id, video.source_id, video.url, video.media_url, video.title, video.published,
-                published_date, video.date_exact, video.duration_seconds,
+                published_date, video.date_exact, video.duration_seconds, published_date,
             ),
         )  # fmt: skip
         conn.execute(
@@ -119,19 +133,27 @@ def record_listing(
             (channel_key, video_id),
         )
         count += 1
-    conn.execute(
-        "UPDATE channels SET listed_at = now(), title = COALESCE(%s, title),"
-        " youtube_channel_id = COALESCE(youtube_channel_id, %s) WHERE key = %s",
-        (title, youtube_channel_id, channel_key),
-    )
     return count
+
+
+def partition_dates(conn: psycopg.Connection, video_ids: list[str]) -> dict[str, dt.date]:
+    rows = conn.execute("SELECT video_id, partition_date FROM videos WHERE video_id = ANY(%s)", (video_ids,))
+    return dict(rows.fetchall())
+
+
+def known_source_ids(conn: psycopg.Connection, channel_key: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT v.source_id FROM videos v JOIN channel_videos cv USING (video_id) WHERE cv.channel_key = %s",
+        (channel_key,),
+    )
+    return {row[0] for row in rows}
 
 
 def set_exact_date(conn: psycopg.Connection, video_id: str, published: dt.datetime, duration: float | None) -> None:
     conn.execute(
         "UPDATE videos SET published_at = %s, published_date = %s, date_exact = true,"
-        " duration_seconds = COALESCE(%s, duration_seconds), updated_at = now() WHERE video_id = %s",
-        (published, published.date(), duration, video_id),
+        " partition_date = COALESCE(partition_date, %s), duration_seconds = COALESCE(%s, duration_seconds), updated_at = now() WHERE video_id = %s",
+        (published, published.date(), published.date(), duration, video_id),
     )
 
 
@@ -142,7 +164,7 @@ def estimated_near(
     low, high = min(dates) - dt.timedelta(days=margin_days), max(dates) + dt.timedelta(days=margin_days)
     rows = conn.execute(
         """
-        SELECT v.video_id, v.url, v.media_url, v.title, v.published_date
+        SELECT v.video_id, v.url, v.media_url, v.title, v.partition_date
         FROM videos v JOIN channel_videos cv USING (video_id)
         WHERE cv.channel_key = %s AND NOT v.date_exact
           AND (v.published_date IS NULL OR v.published_date BETWEEN %s AND %s)
@@ -156,9 +178,9 @@ def estimated_near(
 def videos_in_partition(conn: psycopg.Connection, channel_key: str, dates: Iterable[dt.date]) -> list[VideoRow]:
     rows = conn.execute(
         """
-        SELECT v.video_id, v.url, v.media_url, v.title, v.published_date
+        SELECT v.video_id, v.url, v.media_url, v.title, v.partition_date
         FROM videos v JOIN channel_videos cv USING (video_id)
-        WHERE cv.channel_key = %s AND v.published_date = ANY(%s)
+        WHERE cv.channel_key = %s AND v.partition_date = ANY(%s)
         ORDER BY v.published_at, v.video_id
         """,
         (channel_key, list(dates)),
@@ -202,16 +224,22 @@ def record_step(
     reason: str | None,
     run_id: str | None,
     version: str | None = None,
+    inputs: dict[str, int] | None = None,
+    permanent: bool = False,
 ) -> None:
-    """The latest outcome of `asset` for a video; attempts counts every try."""
+    """The latest outcome of `asset` for a video; attempts counts every try. A success gets a new
+    revision, which the steps that read this one record in their `inputs`."""
     conn.execute(
         """
-        INSERT INTO video_steps (video_id, asset, status, reason, run_id, version) VALUES (%s, %s, %s, %s, %s, %s)
+        INSERT INTO video_steps (video_id, asset, status, reason, run_id, version, inputs, permanent, revision)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s,
+                CASE WHEN %s = 'succeeded' THEN nextval('video_step_revisions') END)
         ON CONFLICT (video_id, asset) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
-            run_id = EXCLUDED.run_id, version = EXCLUDED.version, attempts = video_steps.attempts + 1,
-            updated_at = now()
+            run_id = EXCLUDED.run_id, version = EXCLUDED.version, inputs = EXCLUDED.inputs,
+            permanent = EXCLUDED.permanent, revision = EXCLUDED.revision,
+            attempts = video_steps.attempts + 1, updated_at = now()
         """,
-        (video_id, asset, status, reason, run_id, version),
+        (video_id, asset, status, reason, run_id, version, Jsonb(inputs or {}), permanent, status),
     )
 
 
@@ -220,11 +248,15 @@ class StepStatus:
     status: str
     reason: str | None
     version: str | None
+    revision: int | None = None
+    inputs: dict[str, int] = field(default_factory=dict)
+    permanent: bool = False
 
 
 def step_statuses(conn: psycopg.Connection, asset: str, video_ids: list[str]) -> dict[str, StepStatus]:
     rows = conn.execute(
-        "SELECT video_id, status, reason, version FROM video_steps WHERE asset = %s AND video_id = ANY(%s)",
+        "SELECT video_id, status, reason, version, revision, inputs, permanent FROM video_steps"
+        " WHERE asset = %s AND video_id = ANY(%s)",
         (asset, video_ids),
     ).fetchall()
-    return {row[0]: StepStatus(row[1], row[2], row[3]) for row in rows}
+    return {row[0]: StepStatus(*row[1:]) for row in rows}

@@ -32,7 +32,7 @@ def caption_files(conn: psycopg.Connection, video_id: str) -> list[tuple[str, st
 def _words_json(words: Sequence[Word]) -> str | None:
     if not words:
         return None
-    return json.dumps([[round(w.start, 3), round(w.end, 3), w.text, w.speaker] for w in words])
+    return json.dumps([[round(w.start, 3), round(w.end, 3), w.text] for w in words])
 
 
 def replace_transcript(
@@ -55,12 +55,9 @@ def replace_transcript(
     )
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO transcript_segments (video_id, idx, start_s, end_s, text, words, speaker)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [
-                (video_id, i, s.start, s.end, s.text, _words_json(s.words), s.speaker)
-                for i, s in enumerate(segments)
-            ],
+            "INSERT INTO transcript_segments (video_id, idx, start_s, end_s, text, words)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            [(video_id, i, s.start, s.end, s.text, _words_json(s.words)) for i, s in enumerate(segments)],
         )
 
 
@@ -79,21 +76,35 @@ def load_transcript(conn: psycopg.Connection, video_id: str) -> StoredTranscript
     if head is None:
         return None
     segments = []
-    for start, end, text, words, speaker in conn.execute(
-        "SELECT start_s, end_s, text, words, speaker FROM transcript_segments WHERE video_id = %s ORDER BY idx",
+    for start, end, text, words, speaker, word_speakers in conn.execute(
+        "SELECT s.start_s, s.end_s, s.text, s.words, a.speaker, a.word_speakers"
+        " FROM transcript_segments s LEFT JOIN segment_speakers a USING (video_id, idx)"
+        " WHERE s.video_id = %s ORDER BY s.idx",
         (video_id,),
     ):
-        parsed = tuple(Word(w[0], w[1], w[2], w[3]) for w in (words or []))
+        words = words or []
+        labels = word_speakers or [None] * len(words)
+        parsed = tuple(Word(w[0], w[1], w[2], label) for w, label in zip(words, labels, strict=True))
         segments.append(Segment(start, end, text, parsed, speaker))
     return StoredTranscript(head[0], head[1], head[2], segments)
 
 
-def set_segment_speakers(conn: psycopg.Connection, video_id: str, segments: Sequence[Segment]) -> None:
+def replace_segment_speakers(conn: psycopg.Connection, video_id: str, segments: Sequence[Segment]) -> None:
+    """Diarization's speaker for each segment of the current transcript (and for each of its words)."""
+    conn.execute("DELETE FROM segment_speakers WHERE video_id = %s", (video_id,))
     with conn.cursor() as cur:
         cur.executemany(
-            "UPDATE transcript_segments SET speaker = %s, words = %s WHERE video_id = %s AND idx = %s",
-            [(s.speaker, _words_json(s.words), video_id, i) for i, s in enumerate(segments)],
+            "INSERT INTO segment_speakers (video_id, idx, speaker, word_speakers) VALUES (%s, %s, %s, %s)",
+            [(video_id, i, s.speaker, [w.speaker for w in s.words] or None) for i, s in enumerate(segments)],
         )
+
+
+def turns(conn: psycopg.Connection, video_id: str, exclusive: bool) -> list[tuple[float, float, str]]:
+    rows = conn.execute(
+        "SELECT start_s, end_s, speaker FROM speaker_turns WHERE video_id = %s AND exclusive = %s ORDER BY idx",
+        (video_id, exclusive),
+    )
+    return [tuple(row) for row in rows]
 
 
 def replace_diarization(
@@ -121,11 +132,7 @@ def exclusive_turns(conn: psycopg.Connection, video_id: str) -> list[tuple[float
     """None when the video was never diarized; [] when it was and nobody spoke."""
     if conn.execute("SELECT 1 FROM diarizations WHERE video_id = %s", (video_id,)).fetchone() is None:
         return None
-    rows = conn.execute(
-        "SELECT start_s, end_s, speaker FROM speaker_turns WHERE video_id = %s AND exclusive ORDER BY idx",
-        (video_id,),
-    )
-    return [tuple(row) for row in rows]
+    return turns(conn, video_id, exclusive=True)
 
 
 @dataclass(frozen=True)
