@@ -122,7 +122,7 @@ def test_network_faults_are_retried_recorded_and_recovered(archive, instance, ch
 
         # --- run 1: faults everywhere ---------------------------------------------------------
         meta = _materialize(instance, key)
-        assert (meta["downloaded"], meta["failed"], meta["already_done"]) == (
+        assert (meta["videos_done"], meta["videos_failed"], meta["videos_already_done"]) == (
             1 + len(TRANSIENT), len(PERSISTENT) + len(PERMANENT), 0,
         )  # fmt: skip
         state = steps(archive)
@@ -168,7 +168,7 @@ def test_network_faults_are_retried_recorded_and_recovered(archive, instance, ch
         meta = _materialize(instance, key)
         recovered = [*PERSISTENT, "private0403"]
         still_failing = [v for v in PERMANENT if v != "private0403"]
-        assert (meta["downloaded"], meta["failed"], meta["already_done"]) == (
+        assert (meta["videos_done"], meta["videos_failed"], meta["videos_already_done"]) == (
             len(recovered), len(still_failing), 1 + len(TRANSIENT),
         )  # fmt: skip
         state = steps(archive)
