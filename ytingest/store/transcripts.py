@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
+from ytingest.core import registry
 from ytingest.core.captions import Segment, Word
 from ytingest.store.vectors import vector_literal
 
@@ -150,43 +151,66 @@ def replace_voice_embeddings(
     embeddings: dict[str, tuple[np.ndarray, float]],
     threshold: float,
 ) -> list[SpeakerMatch]:
-    """Store each local speaker's voice and link it to the most similar global speaker of the same
-    model above `threshold` (updating that speaker's centroid), or to a new one."""
+    """Store each local speaker's voice and link it to a global speaker of the same model: the video's
+    old voices leave their speakers' centroids first, then its voices are matched one to one
+    (`registry.match_voices`), each joining its speaker's sum or starting a new speaker. One writer at a
+    time, so the result depends only on the order in which videos are written (see the README)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (REGISTRY_LOCK_ID,))
     previous = conn.execute(
-        "DELETE FROM voice_embeddings WHERE video_id = %s RETURNING speaker_id", (video_id,)
+        "DELETE FROM voice_embeddings WHERE video_id = %s RETURNING speaker_id, embedding::text", (video_id,)
     ).fetchall()
-    for (speaker_id,) in previous:
+    for speaker_id, embedding in previous:
         if speaker_id is not None:
-            conn.execute("UPDATE speakers SET videos = greatest(videos - 1, 0) WHERE speaker_id = %s", (speaker_id,))
+            _move(conn, speaker_id, -_parse(embedding), -1)
+    voices = sorted(embeddings.items())
+    units = np.array([registry.unit(vector) for _, (vector, _) in voices])
+    dims = units.shape[1] if len(voices) else 0
+    known = conn.execute(
+        "SELECT speaker_id, centroid::text FROM speakers WHERE model = %s AND vector_dims(centroid) = %s"
+        " ORDER BY speaker_id",
+        (model, dims),
+    ).fetchall()
+    centroids = np.array([_parse(text) for _, text in known]) if known else np.empty((0, dims))
     matches = []
-    for speaker, (vector, seconds) in sorted(embeddings.items()):
-        unit = vector / np.linalg.norm(vector)
-        literal = vector_literal(unit)
-        best = conn.execute(
-            "SELECT speaker_id, 1 - (centroid <=> %s::vector) AS similarity, centroid::text, videos FROM speakers"
-            " WHERE model = %s AND vector_dims(centroid) = %s ORDER BY centroid <=> %s::vector LIMIT 1",
-            (literal, model, unit.size, literal),
-        ).fetchone()
-        if best is not None and best[1] >= threshold:
-            speaker_id, similarity = best[0], float(best[1])
-            centroid = np.array(json.loads(best[2]), dtype=np.float64)
-            merged = centroid * max(best[3], 1) + unit
-            conn.execute(
-                "UPDATE speakers SET centroid = %s::vector, videos = videos + 1 WHERE speaker_id = %s",
-                (vector_literal(merged / np.linalg.norm(merged)), speaker_id),
-            )
-            created = False
+    for (speaker, (_, seconds)), vector, index in zip(
+        voices, units, registry.match_voices(units, centroids, threshold), strict=True
+    ):
+        literal = vector_literal(vector)
+        if index is not None:
+            speaker_id, similarity = known[index][0], float(vector @ centroids[index])
+            _move(conn, speaker_id, vector, +1)
         else:
             speaker_id = conn.execute(
-                "INSERT INTO speakers (model, centroid, videos) VALUES (%s, %s::vector, 1) RETURNING speaker_id",
-                (model, literal),
+                "INSERT INTO speakers (model, centroid, total, videos) VALUES (%s, %s::vector, %s::vector, 1)"
+                " RETURNING speaker_id",
+                (model, literal, literal),
             ).fetchone()[0]
-            similarity, created = None, True
+            similarity = None
         conn.execute(
             "INSERT INTO voice_embeddings (video_id, speaker, model, seconds, embedding, speaker_id, similarity)"
             " VALUES (%s, %s, %s, %s, %s::vector, %s, %s)",
             (video_id, speaker, model, seconds, literal, speaker_id, similarity),
         )
-        matches.append(SpeakerMatch(speaker, speaker_id, similarity, created))
+        matches.append(SpeakerMatch(speaker, speaker_id, similarity, index is None))
     return matches
+
+
+def _parse(text: str) -> np.ndarray:
+    return np.array(json.loads(text), dtype=np.float64)
+
+
+def _move(conn: psycopg.Connection, speaker_id: int, vector: np.ndarray, count: int) -> None:
+    """Add a voice to (or, negated, take it out of) a speaker's sum. A speaker left with no voice keeps
+    its last centroid, so that the same voice re-run finds its old id again."""
+    centroid_text, total_text, videos = conn.execute(
+        "SELECT centroid::text, total::text, videos FROM speakers WHERE speaker_id = %s", (speaker_id,)
+    ).fetchone()
+    total = _parse(total_text) if total_text else _parse(centroid_text) * max(videos, 1)
+    total = total + vector
+    count = max(videos + count, 0)  # one voice per video: matching is one to one
+    direction = registry.centroid(total)
+    conn.execute(
+        "UPDATE speakers SET total = %s::vector, centroid = COALESCE(%s::vector, centroid), videos = %s"
+        " WHERE speaker_id = %s",
+        (vector_literal(total), vector_literal(direction) if direction is not None else None, count, speaker_id),
+    )

@@ -30,3 +30,7 @@ ALTER TABLE transcript_segments DROP COLUMN speaker;
 ALTER TABLE channels
     ADD COLUMN poll_error       text,
     ADD COLUMN poll_failing_since timestamptz;
+
+-- A global speaker's exact sum of member voices (unit vectors), so that a re-run can take a video's
+-- old voices out; `centroid` is its direction. NULL for speakers made before: taken as centroid x videos.
+ALTER TABLE speakers ADD COLUMN total vector;
