@@ -19,6 +19,7 @@ from ytingest.core.listing import ListedVideo
 from ytingest.core.media_errors import MediaError
 from ytingest.settings import Settings, get_settings
 from ytingest.store import catalog
+from ytingest.store import channels as channel_store
 
 # Feeds show the newest ~15 entries; remembering more than that per channel is enough to never re-request.
 SEEN_PER_CHANNEL = 500
@@ -63,7 +64,9 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
         except (MediaError, FeedError) as exc:
             # Cursor untouched for this channel: the next tick retries it; the others go on.
             context.log.warning(f"feed of {row.key} failed, retrying next tick: {exc}")
+            _record_poll(postgres, row.key, str(exc))
             continue
+        _record_poll(postgres, row.key, None)
         already = _already_seen(postgres, seen, row.key)
         fresh = [entry for entry in entries if entry.source_id not in already]
         for video, day in zip(fresh, _record_entries(postgres, row.key, fresh), strict=True):
@@ -112,6 +115,12 @@ def _already_seen(postgres: PostgresResource, seen: dict[str, list[str]], channe
         return set(seen[channel_key])
     with postgres.connect() as conn:
         return catalog.known_source_ids(conn, channel_key)
+
+
+def _record_poll(postgres: PostgresResource, channel_key: str, error: str | None) -> None:
+    """Kept on the channel, so that a feed that keeps failing shows in `ytingest channels list`."""
+    with postgres.connect() as conn:
+        channel_store.record_poll(conn, channel_key, error)
 
 
 def _record_entries(postgres: PostgresResource, channel_key: str, fresh: list[ListedVideo]) -> list[dt.date]:

@@ -66,6 +66,10 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
         )
 
         first, cursor = _tick(instance, None)
+        # The failing feed shows in `channels list`, with since when.
+        failing = _health(archive)["sample-pod"]
+        assert "500" in failing.poll_error and failing.failing_since is not None
+        assert _health(archive)["sample-yt"].poll_error is None
         # Both channels become partitions, even the one whose feed is failing.
         assert set(instance.get_dynamic_partitions(CHANNELS.name)) == {"sample-yt", "sample-pod"}
         day = lambda d: (NOW - dt.timedelta(days=d)).date().isoformat()  # noqa: E731
@@ -78,6 +82,7 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
         yt_site.publish(fresh)
         pod_site.set_feed_fault(None)
         third, cursor = _tick(instance, cursor)
+        assert _health(archive)["sample-pod"].failing_since is None  # recovered
         # The new upload, and the podcast's backlog now that its feed answers again.
         assert _requested(third) == {("sample-yt", day(0)), ("sample-pod", day(3))}
 
@@ -92,6 +97,15 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
         # ...so a fresh sensor (a new `ytingest dev`, no cursor) starts from the catalog: nothing again.
         restarted, _ = _tick(instance, None)
         assert restarted.run_requests == []
+
+
+def _health(url):
+    import psycopg
+
+    from ytingest.store.channels import channel_health
+
+    with psycopg.connect(url) as conn:
+        return {row.key: row for row in channel_health(conn)}
 
 
 def _stored(url) -> dict[str, tuple[str, str, str]]:

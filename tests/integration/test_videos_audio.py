@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from ingest_assets.audio import audio
-from ingest_assets.partitions import partition_key
+from ingest_assets.partitions import build_per_video_asset, partition_key
 from ingest_assets.videos import videos
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
@@ -61,7 +61,7 @@ def _register(site) -> str:
 
 def _materialize(instance, key, day=DAY):
     result = dg.materialize(
-        [videos, audio],
+        [build_per_video_asset(step, get_settings()) for step in (videos, audio)],
         partition_key=str(partition_key(key, day)),
         instance=instance,
         resources={"postgres": PostgresResource(), "media": MediaSource(socket_timeout_seconds=1.0)},

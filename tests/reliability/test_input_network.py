@@ -20,7 +20,7 @@ import dagster as dg
 import pytest
 
 from ingest_assets.audio import audio
-from ingest_assets.partitions import partition_key
+from ingest_assets.partitions import build_per_video_asset, partition_key
 from ingest_assets.videos import videos
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
@@ -34,6 +34,7 @@ from tests.reliability.archive_state import (
 )
 from ytingest.offline.loopback_server import Fault, LoopbackChannel, Resource
 from ytingest.offline.sample_channel import Captions, generate_channel, quick_episode
+from ytingest.settings import get_settings
 
 AT = dt.datetime(2026, 11, 6, 15, tzinfo=dt.UTC)
 DAY = AT.date()
@@ -96,7 +97,7 @@ def sleeps(monkeypatch):
 
 def _materialize(instance, key):
     result = dg.materialize(
-        [videos, audio],
+        [build_per_video_asset(step, get_settings()) for step in (videos, audio)],
         partition_key=str(partition_key(key, DAY)),
         instance=instance,
         resources={"postgres": PostgresResource(), "media": MediaSource(socket_timeout_seconds=SOCKET_TIMEOUT_S)},

@@ -23,27 +23,42 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _channels_add(args: argparse.Namespace) -> int:
+    from ytingest.app.channels import ChannelCheckFailed
     from ytingest.store.catalog import ChannelConflict
 
     try:
-        key, created = register_channel(args.url, args.key, args.feed_url)
-    except (InvalidChannel, ChannelConflict) as exc:
+        key, created = register_channel(args.url, args.key, args.feed_url, check=args.check)
+    except (InvalidChannel, ChannelConflict, ChannelCheckFailed) as exc:
         return _fail(str(exc))
     print(f"{'added' if created else 'already registered'}: {key}")
     return 0
 
 
+def _channels_remove(args: argparse.Namespace) -> int:
+    from ytingest.app.channels import remove_channel
+
+    if not remove_channel(args.key, delete_data=args.delete_data):
+        return _fail(f"no channel {args.key!r}; `ytingest channels list` shows the registered ones")
+    print(f"removed: {args.key}" + (" and its data" if args.delete_data else " (its data stays; --delete-data removes it)"))
+    return 0
+
+
 def _channels_list(args: argparse.Namespace) -> int:
     from resources.postgres import PostgresResource
-    from ytingest.store import catalog
+    from ytingest.store import channels as channel_store
 
     with PostgresResource().connect() as conn:
-        rows = catalog.channels(conn)
+        rows = channel_store.channel_health(conn)
     if args.json:
-        print(json.dumps([{"key": r.key, "url": r.url, "kind": r.kind, "feed_url": r.feed_url} for r in rows]))
+        print(json.dumps([
+            {"key": r.key, "url": r.url, "kind": r.kind, "feed_url": r.feed_url, "poll_error": r.poll_error,
+             "failing_since": r.failing_since.isoformat() if r.failing_since else None}
+            for r in rows
+        ]))  # fmt: skip
     else:
         for row in rows:
-            print(f"{row.key}\t{row.kind}\t{row.url}")
+            failing = f"\tfeed failing since {row.failing_since:%Y-%m-%d %H:%M} UTC: {row.poll_error}" if row.poll_error else ""
+            print(f"{row.key}\t{row.kind}\t{row.url}{failing}")
     return 0
 
 
@@ -75,12 +90,13 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     from ytingest.app.ingest import print_report, run_ingest
+    from ytingest.core.feeds import FeedError
     from ytingest.core.media_errors import MediaError
     from ytingest.store.catalog import ChannelConflict
 
     try:
         report = run_ingest(args.urls, args.limit, args.since, args.until, args.json)
-    except (InvalidChannel, ChannelConflict, MediaError) as exc:
+    except (InvalidChannel, ChannelConflict, MediaError, FeedError) as exc:
         return _fail(str(exc))
     if args.json:
         print(report.as_json())
@@ -125,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("url")
     add.add_argument("--key", help="partition key (default: derived from the URL)")
     add.add_argument("--feed-url", help="feed the sensor polls (default: derived from the URL)")
+    add.add_argument("--no-check", dest="check", action="store_false", help="register without listing the URL first")
     add.set_defaults(func=_channels_add)
+    remove = channels.add_parser("remove", help="stop polling a channel (its data stays unless --delete-data)")
+    remove.add_argument("key")
+    remove.add_argument("--delete-data", action="store_true", help="also delete its videos, derived rows and files")
+    remove.set_defaults(func=_channels_remove)
     listing = channels.add_parser("list", help="registered channels")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_channels_list)

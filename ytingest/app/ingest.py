@@ -86,25 +86,33 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
 
     from ingest_assets.dead_runs import release_dead_runs
     from resources.media import MediaSource
-    from ytingest.app.channels import register_channel
+    from ytingest.app.channels import forget_channel, register_channel
     from ytingest.app.instance import ensure_instance
     from ytingest.app.runs import run_channel_dates
+    from ytingest.core.feeds import FeedError
+    from ytingest.core.media_errors import MediaError
 
     started = time.monotonic()
     say = (lambda *_: None) if as_json else print
-    keys = []
+    keys, created = [], []
     for url in urls:
         parse_channel_url(url)  # validate all before registering any
     for url in urls:
-        key, _ = register_channel(url)
+        key, new = register_channel(url)
         keys.append(key)
+        created += [key] if new else []
     media = MediaSource()
-    with PostgresResource().connect() as conn:
-        for key in keys:
-            row = catalog.channel(conn, key)
-            listing = media.list_channel(row.spec())
-            catalog.record_listing(conn, key, listing.videos, listing.title, listing.youtube_channel_id)
-            say(f"{key}: {len(listing.videos)} videos listed")
+    try:
+        with PostgresResource().connect() as conn:
+            for key in keys:
+                row = catalog.channel(conn, key)
+                listing = media.list_channel(row.spec())
+                catalog.record_listing(conn, key, listing.videos, listing.title, listing.youtube_channel_id)
+                say(f"{key}: {len(listing.videos)} videos listed")
+    except (MediaError, FeedError):
+        for key in created:  # registered by this command only to fail: nothing is left behind
+            forget_channel(key)
+        raise
     spans = select_partitions(keys, limit, since, until)
     ensure_instance()
     run_ids: list[str] = []

@@ -47,11 +47,16 @@ class ChannelConflict(ValueError):
 
 def add_channel(conn: psycopg.Connection, spec: ChannelSpec, origin: str = "cli") -> bool:
     """Register a channel; True when it is new. Re-adding the same key and URL is a no-op."""
-    row = conn.execute("SELECT key, url FROM channels WHERE key = %s OR url = %s", (spec.key, spec.url)).fetchone()
+    row = conn.execute(
+        "SELECT key, url, removed_at IS NOT NULL FROM channels WHERE key = %s OR url = %s", (spec.key, spec.url)
+    ).fetchone()
     if row is not None:
-        if row == (spec.key, spec.url):
+        if row[:2] == (spec.key, spec.url):
             if spec.feed_url:
                 conn.execute("UPDATE channels SET feed_url = %s WHERE key = %s", (spec.feed_url, spec.key))
+            if row[2] and origin == "cli":  # added again by hand after a removal (the file does not revive it)
+                conn.execute("UPDATE channels SET removed_at = NULL WHERE key = %s", (spec.key,))
+                return True
             return False
         raise ChannelConflict(
             f"channel key {spec.key!r} or URL {spec.url!r} is already registered as {row[0]!r} -> {row[1]!r}"
@@ -67,7 +72,8 @@ _CHANNEL_COLUMNS = "key, url, kind, feed_url, youtube_channel_id, title, listed_
 
 
 def channels(conn: psycopg.Connection) -> list[ChannelRow]:
-    rows = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels ORDER BY key").fetchall()
+    """The channels being polled (not removed)."""
+    rows = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE removed_at IS NULL ORDER BY key").fetchall()
     return [ChannelRow(*row) for row in rows]
 
 

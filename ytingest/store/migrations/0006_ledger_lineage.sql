@@ -34,3 +34,6 @@ ALTER TABLE channels
 -- A global speaker's exact sum of member voices (unit vectors), so that a re-run can take a video's
 -- old voices out; `centroid` is its direction. NULL for speakers made before: taken as centroid x videos.
 ALTER TABLE speakers ADD COLUMN total vector;
+
+-- A removed channel is no longer polled nor offered as a partition; its data stays unless deleted.
+ALTER TABLE channels ADD COLUMN removed_at timestamptz;
