@@ -95,7 +95,8 @@ def _ingest(args: argparse.Namespace) -> int:
     from ytingest.store.catalog import ChannelConflict
 
     try:
-        report = run_ingest(args.urls, args.limit, args.since, args.until, args.json)
+        with _console("ingest", args):
+            report = run_ingest(args.urls, args.limit, args.since, args.until, args.json)
     except (InvalidChannel, ChannelConflict, MediaError, FeedError) as exc:
         return _fail(str(exc))
     if args.json:
@@ -120,7 +121,19 @@ def _search(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ytingest.app.demo import run_demo
 
-    return run_demo(work_dir=Path(args.work_dir) if args.work_dir else None, port=args.port)
+    with _console("demo", args):
+        return run_demo(work_dir=Path(args.work_dir) if args.work_dir else None, port=args.port)
+
+
+def _console(name: str, args: argparse.Namespace):
+    """stderr to a log file (and the screen with --verbose); with --json, stdout carries only the JSON."""
+    from contextlib import nullcontext
+
+    from ytingest.app.console import logged_stderr
+
+    if getattr(args, "json", False):
+        return nullcontext()
+    return logged_stderr(name, get_settings().data_dir / "logs", args.verbose)
 
 
 def _positive(value: str) -> int:
@@ -166,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--since", type=dt.date.fromisoformat, help="first publication date, YYYY-MM-DD")
     ingest.add_argument("--until", type=dt.date.fromisoformat, help="last publication date, YYYY-MM-DD")
     ingest.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    ingest.add_argument("--verbose", action="store_true", help="show Dagster's event lines and warnings too")
     ingest.set_defaults(func=_ingest)
 
     search = commands.add_parser("search", help="hybrid (vector + keyword) search over transcript chunks")
@@ -180,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="ingest a generated sample channel served on loopback")
     demo.add_argument("--work-dir", help="where the sample channel is generated (default: DATA_DIR/demo)")
     demo.add_argument("--port", type=int, default=8765, help="loopback port serving the sample channel")
+    demo.add_argument("--verbose", action="store_true", help="show Dagster's event lines and warnings too")
     demo.set_defaults(func=_demo)
 
     from ytingest.app.models_cli import add_models_commands
