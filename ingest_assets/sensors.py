@@ -74,7 +74,10 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
                 wanted[(row.key, day)].append(video.source_id)
             else:
                 context.log.info(f"{row.key}: {video.source_id} published {day}, outside the partitions; skipped")
-        seen[row.key] = ([v.source_id for v in fresh] + seen.get(row.key, []))[:SEEN_PER_CHANNEL]
+        # The feed's entries (new or known from the catalog) stay in the cursor, or the next tick would
+        # find the catalog's ones missing from it and request them again.
+        current = [v.source_id for v in fresh] + [e.source_id for e in entries if e.source_id in already]
+        seen[row.key] = list(dict.fromkeys(current + seen.get(row.key, [])))[:SEEN_PER_CHANNEL]
 
     run_requests = [
         dg.RunRequest(

@@ -95,8 +95,9 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
         assert "ytNew000003" in stored["ytNew000003"][1]
         assert set(stored) == {"ytOne000001", "ytTwo000002", "ytNew000003", "podEp000001"}
         # ...so a fresh sensor (a new `ytingest dev`, no cursor) starts from the catalog: nothing again.
-        restarted, _ = _tick(instance, None)
+        restarted, cursor = _tick(instance, None)
         assert restarted.run_requests == []
+        assert _tick(instance, cursor)[0].run_requests == []  # nor on the tick after
 
 
 def _health(url):
