@@ -146,7 +146,7 @@ def test_second_materialisation_changes_nothing_and_retries_failures(archive, in
 def test_unregistered_channel_partition_fails_clearly(archive, instance):
     instance.add_dynamic_partitions("channels", ["ghost"])
     result = dg.materialize(
-        [videos],
+        [build_per_video_asset(videos, get_settings())],
         partition_key=str(partition_key("ghost", DAY)),
         instance=instance,
         resources={"postgres": PostgresResource(), "media": MediaSource()},
