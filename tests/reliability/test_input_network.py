@@ -40,6 +40,7 @@ AT = dt.datetime(2026, 11, 6, 15, tzinfo=dt.UTC)
 DAY = AT.date()
 GOOD = "goodVideo01"
 SOCKET_TIMEOUT_S = 1.0  # a stall longer than this is a read timeout
+AUDIO_VERSION = "16000|en"  # sample rate | CAPTION_LANGUAGES: the audio step's version in the ledger
 SLOW = {"stall_s": 1.5, "chunks": 2}
 
 # video id -> (fault, where); `times=1` faults clear after one bad answer: retried inside the run.
@@ -129,7 +130,7 @@ def test_network_faults_are_retried_recorded_and_recovered(archive, instance, ch
         state = steps(archive)
         assert set(state) == {(v, "audio") for v in everyone}  # one step row per video, nothing else
         for video_id in [GOOD, *TRANSIENT]:
-            assert state[(video_id, "audio")] == ("succeeded", None, 1, None), video_id
+            assert state[(video_id, "audio")] == ("succeeded", None, 1, AUDIO_VERSION), video_id
         for video_id, (fault, where, reason) in PERSISTENT.items():
             status, text, attempts, _ = state[(video_id, "audio")]
             assert (status, attempts) == ("failed", 1), video_id
@@ -174,7 +175,7 @@ def test_network_faults_are_retried_recorded_and_recovered(archive, instance, ch
         )  # fmt: skip
         state = steps(archive)
         for video_id in [GOOD, *TRANSIENT]:  # done videos: untouched, not even requested
-            assert state[(video_id, "audio")] == ("succeeded", None, 1, None)
+            assert state[(video_id, "audio")] == ("succeeded", None, 1, AUDIO_VERSION)
         for video_id in recovered:
             assert state[(video_id, "audio")] == ("succeeded", None, 2, None), video_id
         for video_id in still_failing:
