@@ -177,7 +177,7 @@ def test_network_faults_are_retried_recorded_and_recovered(archive, instance, ch
         for video_id in [GOOD, *TRANSIENT]:  # done videos: untouched, not even requested
             assert state[(video_id, "audio")] == ("succeeded", None, 1, AUDIO_VERSION)
         for video_id in recovered:
-            assert state[(video_id, "audio")] == ("succeeded", None, 2, None), video_id
+            assert state[(video_id, "audio")] == ("succeeded", None, 2, AUDIO_VERSION), video_id
         for video_id in still_failing:
             status, text, attempts, _ = state[(video_id, "audio")]
             assert (status, attempts) == ("failed", 2) and PERMANENT[video_id][2] in text.lower()
