@@ -6,6 +6,7 @@ import dagster as dg
 from ingest_assets.audio import audio
 from ingest_assets.diarization import diarization
 from ingest_assets.jobs import build_ingest_job
+from ingest_assets.outcomes import outcomes
 from ingest_assets.partitions import build_partitions_def, build_per_video_asset
 from ingest_assets.sensors import build_new_videos_sensor
 from ingest_assets.text_embeddings import text_embeddings
@@ -23,7 +24,7 @@ from resources.models import (
 from resources.postgres import PostgresResource
 from ytingest.settings import get_settings, make_files_private
 
-PER_VIDEO_ASSETS = (videos, audio, transcripts, diarization, voice_embeddings, text_embeddings)
+PER_VIDEO_ASSETS = (videos, audio, transcripts, diarization, voice_embeddings, text_embeddings, outcomes)
 
 # Every step runs in its own process, so a GPU step's model memory goes back when the process exits.
 # Forking from a server that has already imported the heavy libraries keeps that start-up cheap.

@@ -20,7 +20,8 @@ def add_videos(conn: psycopg.Connection, channel_of: dict[str, str], day: dt.dat
     """`channel_of`: video id -> channel key; every video published on `day`."""
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO videos (video_id, source_id, url, title, published_date, date_exact) VALUES (%s, %s, %s, %s, %s, true)",
-            [(v, v, f"http://127.0.0.1:9/watch/{v}", f"Bench video {v}", day) for v in channel_of],
+            "INSERT INTO videos (video_id, source_id, url, title, published_date, partition_date, date_exact)"
+            " VALUES (%s, %s, %s, %s, %s, %s, true)",
+            [(v, v, f"http://127.0.0.1:9/watch/{v}", f"Bench video {v}", day, day) for v in channel_of],
         )
         cur.executemany("INSERT INTO channel_videos (channel_key, video_id) VALUES (%s, %s)", [(c, v) for v, c in channel_of.items()])

@@ -136,7 +136,7 @@ def _diarization_stage(session) -> Stage:
             transcript_store.replace_diarization(conn, video_id, session.plan.name, len(result.speakers), turns, exclusive)
             transcript = transcript_store.load_transcript(conn, video_id)
             if transcript is not None and transcript.segments:
-                transcript_store.set_segment_speakers(conn, video_id, assign_speakers(transcript.segments, exclusive))
+                transcript_store.replace_segment_speakers(conn, video_id, assign_speakers(transcript.segments, exclusive))
 
     return stage
 

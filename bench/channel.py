@@ -6,7 +6,14 @@ import datetime as dt
 from pathlib import Path
 
 from bench.corpus import sentences
-from ytingest.offline.sample_channel import GUEST, HOST, Captions, Channel, Episode, generate_channel
+from ytingest.offline.sample_channel import (
+    GUEST,
+    HOST,
+    Captions,
+    Channel,
+    Episode,
+    generate_channel,
+)
 
 PUBLISHED = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
 WORDS_PER_SECOND = 3.0  # espeak-ng's default rate with the 0.4 s gaps, measured on these sentences

@@ -84,7 +84,10 @@ def _store_transcripts(url: str, videos: int, per_video: int) -> None:
 
 
 def _materialise_text_embeddings() -> str:
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
 
     from ingest_assets.partitions import partition_key
     from ytingest.app.runs import ingest_job_def

@@ -88,7 +88,12 @@ def run_one(kind: str, clip: Path, smoke: bool) -> dict[str, Any]:
     """Open `kind`'s resource, run it on the clip, and return its materialisation metadata."""
     import soundfile
 
-    from resources.models import DiarizationResource, TextEncoderResource, VoiceEncoderResource, WhisperResource
+    from resources.models import (
+        DiarizationResource,
+        TextEncoderResource,
+        VoiceEncoderResource,
+        WhisperResource,
+    )
 
     waveform, _ = soundfile.read(str(clip), dtype="float32")
     started = time.perf_counter()

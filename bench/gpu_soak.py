@@ -68,7 +68,10 @@ def soak_episodes(count: int, seconds: float) -> list[Any]:
 
 def build_models(work: Path, size: str) -> dict[str, str]:
     """The seed's large set at `size` ("real": the production shapes), as the variables a user would set."""
-    from ytingest.offline.smoke_models import build_gte_qwen2_sized_encoder, build_smoke_models
+    from ytingest.offline.smoke_models import (
+        build_gte_qwen2_sized_encoder,
+        build_smoke_models,
+    )
 
     models = build_smoke_models(work / f"smoke-{size}", size=size)
     encoder = build_gte_qwen2_sized_encoder(work / f"gte-qwen2-{size}", size=size)

@@ -146,7 +146,13 @@ def _load(url: str, model: str, vectors: np.ndarray, texts: list[str], channel_o
 
 
 def _measure(report: Report, conn: psycopg.Connection, data: Workload, case: Case) -> None:
-    from ytingest.store.search import CANDIDATES_PER_HIT, Filters, _filter_sql, search, vector_ranking
+    from ytingest.store.search import (
+        CANDIDATES_PER_HIT,
+        Filters,
+        _filter_sql,
+        search,
+        vector_ranking,
+    )
     from ytingest.store.vectors import model_index
 
     model, queries, label = data.model, data.queries, case.label

@@ -63,7 +63,7 @@ def text_embeddings(
         for group in _groups(chunked, ENCODE_GROUP_CHUNKS):
             for video_id, outcome in _embedded(session, group):
                 compute = partial(_outcome, outcome)
-                run_video(context, postgres, work.report, video_id, version, compute, partial(write, video_id=video_id))
+                run_video(context, postgres, work, video_id, compute, partial(write, video_id=video_id))
     with postgres.connect() as conn:
         check_results = text_checks(conn, work.video_ids, model_name)
     return dg.MaterializeResult(

@@ -15,7 +15,12 @@ from ingest_assets.video_steps import VideoFailed, plan, run_video
 from resources.models import WhisperResource
 from resources.postgres import PostgresResource
 from ytingest.core.audio_files import wav_duration
-from ytingest.core.transcription import CaptionFile, FetchedTranscript, TranscriptFetcher, speech_seconds
+from ytingest.core.transcription import (
+    CaptionFile,
+    FetchedTranscript,
+    TranscriptFetcher,
+    speech_seconds,
+)
 from ytingest.settings import get_settings
 from ytingest.store import transcripts as transcript_store
 
@@ -80,8 +85,8 @@ def transcripts(
         with computed_at_once([v.video_id for v in work.todo], compute, asr.workers) as videos:
             for video_id, computed in videos:
                 result = run_video(
-                    context, postgres, work.report, video_id, version, computed,
-                    functools.partial(write, video_id=video_id), note=_caption_note,
+                    context, postgres, work, video_id, computed, functools.partial(write, video_id=video_id),
+                    note=_caption_note,
                 )  # fmt: skip
                 if result is not None:
                     if result.notes:

@@ -1,5 +1,9 @@
 """How a per-video asset walks its partition: which videos to do, which are done, which to skip because
-an upstream step failed, and what to record for each. Failures stay per video; the step goes on."""
+an upstream step failed, and what to record for each. Failures stay per video; the step goes on.
+
+The ledger (`video_steps`) holds lineage: each success gets a revision, and each step records the
+revisions of the upstream steps it read. A step is redone for a video when its own version changed,
+when an upstream step has produced a new result since, or when its output is gone (`current`)."""
 
 from __future__ import annotations
 
@@ -20,7 +24,13 @@ T = TypeVar("T")
 
 
 class VideoFailed(Exception):
-    """Raised inside a video's block: that video is recorded as failed with this reason."""
+    """Raised inside a video's block: that video is recorded as failed with this reason. `permanent`
+    marks causes no retry can fix (removed, private), told apart from errors that need attention."""
+
+    def __init__(self, reason: str, *, permanent: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
 
 
 @dataclass
@@ -48,6 +58,9 @@ class Plan:
     todo: list[catalog.VideoRow]
     report: StepReport
     video_ids: list[str]  # every video of the run's partitions, for the asset checks
+    version: str
+    inputs: dict[str, dict[str, int]]  # per video: the upstream revisions it will be computed from
+    previous: dict[str, catalog.StepStatus]  # per video: this step's last outcome, if any
 
 
 def partition_videos(context: dg.AssetExecutionContext, postgres: PostgresResource) -> list[catalog.VideoRow]:
@@ -68,47 +81,59 @@ def plan(
     asset: str,
     upstream: tuple[str, ...],
     version: str,
+    current: Callable[[psycopg.Connection, str], bool] | None = None,
 ) -> Plan:
-    """Split the partition's videos into to-do, already done (same version) and skipped (upstream not done)."""
+    """Split the partition's videos into to-do, already done (same version, same upstream results and,
+    where `current` is given, output still in place) and skipped (upstream not done)."""
     videos = partition_videos(context, postgres)
     report = StepReport(asset, video_ids=[v.video_id for v in videos])
     ids = [v.video_id for v in videos]
-    todo = []
+    todo, inputs = [], {}
     with postgres.connect() as conn:
         own = catalog.step_statuses(conn, asset, ids)
         above = {name: catalog.step_statuses(conn, name, ids) for name in upstream}
         for video in videos:
             blocker = _blocker(video.video_id, above)
             if blocker is not None:
-                report.skipped[video.video_id] = blocker
-                catalog.record_step(conn, video.video_id, asset, "skipped", blocker, context.run_id, version)
+                reason, permanent = blocker
+                report.skipped[video.video_id] = reason
+                catalog.record_step(
+                    conn, video.video_id, asset, "skipped", reason, context.run_id, version, permanent=permanent
+                )
                 continue
+            inputs[video.video_id] = {name: above[name][video.video_id].revision for name in upstream}
             mine = own.get(video.video_id)
-            if mine is not None and mine.status == "succeeded" and mine.version == version:
+            if (
+                mine is not None
+                and mine.status == "succeeded"
+                and mine.version == version
+                and mine.inputs == inputs[video.video_id]
+                and (current is None or current(conn, video.video_id))
+            ):
                 report.counts["already_done"] += 1
                 continue
             todo.append(video)
     for video_id, reason in report.skipped.items():
         context.log.info(f"{video_id}: skipped, {reason}")
-    return Plan(todo, report, ids)
+    return Plan(todo, report, ids, version, inputs, own)
 
 
-def _blocker(video_id: str, above: dict[str, dict[str, catalog.StepStatus]]) -> str | None:
+def _blocker(video_id: str, above: dict[str, dict[str, catalog.StepStatus]]) -> tuple[str, bool] | None:
+    """Why the video cannot be done yet, and whether that cause is permanent."""
     for name, statuses in above.items():
         status = statuses.get(video_id)
         if status is None:
-            return f"upstream {name} has not run for it"
+            return f"upstream {name} has not run for it", False
         if status.status != "succeeded":
-            return f"upstream {name} {status.status}: {status.reason}"
+            return f"upstream {name} {status.status}: {status.reason}", status.permanent
     return None
 
 
 def run_video(
     context: dg.AssetExecutionContext,
     postgres: PostgresResource,
-    report: StepReport,
+    work: Plan,
     video_id: str,
-    version: str,
     compute: Callable[[], T],
     write: Callable[[psycopg.Connection, T], None],
     note: Callable[[T], str | None] | None = None,
@@ -118,18 +143,22 @@ def run_video(
     succeeded step's reason column something worth knowing (e.g. why its captions were not used)."""
     from resources.models.errors import ModelError
 
+    report, version, inputs = work.report, work.version, work.inputs[video_id]
     try:
         result = compute()
         with postgres.connect() as conn:
             write(conn, result)
             remark = note(result) if note is not None else None
-            catalog.record_step(conn, video_id, report.asset, "succeeded", remark, context.run_id, version)
+            catalog.record_step(conn, video_id, report.asset, "succeeded", remark, context.run_id, version, inputs)
     except (VideoFailed, ModelError) as exc:
         reason = getattr(exc, "reason", None) or str(exc)
+        permanent = getattr(exc, "permanent", False)
         report.failures[video_id] = reason
         context.log.warning(f"{video_id}: {report.asset} failed: {reason}")
         with postgres.connect() as conn:
-            catalog.record_step(conn, video_id, report.asset, "failed", reason, context.run_id, version)
+            catalog.record_step(
+                conn, video_id, report.asset, "failed", reason, context.run_id, version, inputs, permanent
+            )
         return None
     report.counts["succeeded"] += 1
     return result

@@ -49,7 +49,7 @@ def videos(context: dg.AssetExecutionContext, postgres: PostgresResource, media:
             description="could not list: " + "; ".join(f"{k}: {v}" for k, v in failures.items()),
             metadata={"failed_channels": dg.MetadataValue.json(failures)},
         )
-    preview = "\n".join(f"| {v.published_date} | {v.video_id} | {v.title.replace('|', '/')} |" for v in found[:50])
+    preview = "\n".join(f"| {v.partition_date} | {v.video_id} | {v.title.replace('|', '/')} |" for v in found[:50])
     return dg.MaterializeResult(
         metadata={
             "videos": len(found),

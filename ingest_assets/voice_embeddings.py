@@ -96,7 +96,7 @@ def voice_embeddings(
                 new += sum(m.created for m in matches)
                 linked += sum(not m.created for m in matches)
 
-            run_video(context, postgres, work.report, video.video_id, version, compute, write)
+            run_video(context, postgres, work, video.video_id, compute, write)
     with postgres.connect() as conn:
         check_results = voice_checks(conn, work.video_ids)
     return dg.MaterializeResult(

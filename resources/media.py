@@ -28,7 +28,12 @@ from ytingest.core.audio_files import (
 )
 from ytingest.core.feeds import parse_feed
 from ytingest.core.identifiers import ChannelSpec, validate_video_id
-from ytingest.core.listing import ListedVideo, Listing, listing_from_info, video_from_entry
+from ytingest.core.listing import (
+    ListedVideo,
+    Listing,
+    listing_from_info,
+    video_from_entry,
+)
 from ytingest.core.media_errors import MAX_RETRY_AFTER_SECONDS, MediaError, classify
 from ytingest.core.urls import UnsafeUrl, check_url, is_allowed, without_credentials
 from ytingest.settings import Settings, get_settings

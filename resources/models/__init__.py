@@ -9,7 +9,12 @@ out-of-memory ladder, and is released when the block ends:
 """
 
 from resources.models.device import ModelPlan, choose_profile, resolve_plan
-from resources.models.diarization import Diarization, DiarizationResource, DiarizationSession, SpeakerTurn
+from resources.models.diarization import (
+    Diarization,
+    DiarizationResource,
+    DiarizationSession,
+    SpeakerTurn,
+)
 from resources.models.errors import ModelConfigError, ModelError, ModelOutOfMemory
 from resources.models.text_encoder import TextEncoderResource, TextEncoderSession
 from resources.models.voice import VoiceEncoderResource, VoiceSession

@@ -70,7 +70,7 @@ def _write_everything(url: str) -> dict[str, int]:
         per_write["turns"] = CALLS.count("copy")
         CALLS.clear()
         labelled = [Segment(s.start, s.end, s.text, s.words, "SPEAKER_00") for s in segments]
-        transcript_store.set_segment_speakers(conn, video_id, labelled)
+        transcript_store.replace_segment_speakers(conn, video_id, labelled)
         per_write["speakers"] = CALLS.count("executemany")
         ensure_model_index(conn, "bulk-8", 8)
         vectors = np.random.default_rng(1).normal(size=(7, 8)).astype(np.float32)
@@ -82,7 +82,7 @@ def _write_everything(url: str) -> dict[str, int]:
         assert {tuple(row[1]) for row in stored} == {("SPEAKER_00",)}
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM channel_videos WHERE channel_key = 'bulk'),"
-            " (SELECT count(*) FROM transcript_segments WHERE video_id = %s AND speaker = 'SPEAKER_00'),"
+            " (SELECT count(*) FROM segment_speakers WHERE video_id = %s AND speaker = 'SPEAKER_00'),"
             " (SELECT count(*) FROM speaker_turns WHERE video_id = %s),"
             " (SELECT words->0->>2 FROM transcript_segments WHERE video_id = %s AND idx = 4)",
             (video_id, video_id, video_id),

@@ -9,10 +9,10 @@ from tests.support.cli import ytingest
 
 def test_channels_add_and_list(archive, instance):
     url = "https://www.youtube.com/channel/UCa1B2c3D4e5F6g7H8i9J0kL"
-    added = ytingest("channels", "add", url)
+    added = ytingest("channels", "add", url, "--no-check")  # YouTube is unreachable from tests
     assert added.returncode == 0, added.stderr
     assert "added: UCa1B2c3D4e5F6g7H8i9J0kL" in added.stdout
-    again = ytingest("channels", "add", url)
+    again = ytingest("channels", "add", url, "--no-check")
     assert again.returncode == 0 and "already registered" in again.stdout
     listed = json.loads(ytingest("channels", "list", "--json").stdout)
     assert listed == [
@@ -21,6 +21,8 @@ def test_channels_add_and_list(archive, instance):
             "url": url,
             "kind": "youtube_channel",
             "feed_url": "https://www.youtube.com/feeds/videos.xml?channel_id=UCa1B2c3D4e5F6g7H8i9J0kL",
+            "poll_error": None,
+            "failing_since": None,
         }
     ]
     assert "UCa1B2c3D4e5F6g7H8i9J0kL" in instance.get_dynamic_partitions("channels")
@@ -43,8 +45,8 @@ def test_bad_channels_fail_with_a_clear_message(database_url, args, message):
 
 
 def test_conflicting_key_is_refused(archive):
-    assert ytingest("channels", "add", "https://example.com/a.rss", "--key", "same").returncode == 0
-    result = ytingest("channels", "add", "https://example.com/b.rss", "--key", "same")
+    assert ytingest("channels", "add", "https://example.com/a.rss", "--key", "same", "--no-check").returncode == 0
+    result = ytingest("channels", "add", "https://example.com/b.rss", "--key", "same", "--no-check")
     assert result.returncode == 2 and "already registered" in result.stderr
 
 
@@ -58,3 +60,42 @@ def test_bad_setting_fails_with_its_name(database_url):
 def test_db_url_is_printed(database_url):
     result = ytingest("db", "url")
     assert result.returncode == 0 and result.stdout.startswith("postgresql://")
+
+
+DEAD_FEED = "http://127.0.0.1:9/feed.rss"  # the discard port: nothing listens, the connection is refused
+
+
+def test_channels_add_checks_that_the_url_lists_something(archive, instance, sample_server):
+    refused = ytingest("channels", "add", DEAD_FEED, "--key", "dead")
+    assert refused.returncode == 2 and "could not be listed" in refused.stderr and "--no-check" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert json.loads(ytingest("channels", "list", "--json").stdout) == []
+    assert ytingest("channels", "add", sample_server.rss_url, "--key", "sample").returncode == 0
+
+
+def test_failed_ingest_leaves_no_channel_behind(archive, instance):
+    result = ytingest("ingest", DEAD_FEED)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert json.loads(ytingest("channels", "list", "--json").stdout) == []
+    assert instance.get_dynamic_partitions("channels") == []
+
+
+def test_channels_remove_keeps_the_data_unless_asked(archive, instance):
+    import psycopg
+
+    for key in ("keep", "drop"):
+        assert ytingest("channels", "add", f"https://example.com/{key}.rss", "--key", key, "--no-check").returncode == 0
+    with psycopg.connect(archive) as conn:
+        for key in ("keep", "drop"):
+            conn.execute("INSERT INTO videos (video_id, source_id, url, title) VALUES (%s, %s, 'u', 't')", (key, key))
+            conn.execute("INSERT INTO channel_videos VALUES (%s, %s)", (key, key))
+    assert ytingest("channels", "remove", "keep").returncode == 0
+    assert ytingest("channels", "remove", "drop", "--delete-data").returncode == 0
+    assert json.loads(ytingest("channels", "list", "--json").stdout) == []
+    assert instance.get_dynamic_partitions("channels") == []
+    with psycopg.connect(archive) as conn:
+        assert conn.execute("SELECT video_id FROM videos").fetchall() == [("keep",)]
+    unknown = ytingest("channels", "remove", "nope")
+    assert unknown.returncode == 2 and "no channel 'nope'" in unknown.stderr
+    # Added again by hand, a removed channel is polled again.
+    assert "added: keep" in ytingest("channels", "add", "https://example.com/keep.rss", "--key", "keep", "--no-check").stdout

@@ -27,7 +27,14 @@ from resources.models import (
     WhisperResource,
     WhisperSession,
 )
-from resources.models.device import GIB, VARIABLES, CudaDevice, Kind, choose_profile, plan_model
+from resources.models.device import (
+    GIB,
+    VARIABLES,
+    CudaDevice,
+    Kind,
+    choose_profile,
+    plan_model,
+)
 from resources.models.memory import release_memory, rss_bytes
 from resources.models.session import ModelSession
 from resources.models.whisper import Transcript

@@ -124,7 +124,7 @@ def _checks_catch_damage(url, ids):
 
     video_ids = list(ids.values())
     with psycopg.connect(url) as conn:
-        conn.execute("UPDATE transcript_segments SET speaker = NULL WHERE video_id = %s", (ids["autoCaps002"],))
+        conn.execute("UPDATE segment_speakers SET speaker = NULL WHERE video_id = %s", (ids["autoCaps002"],))
         conn.execute("DELETE FROM transcript_segments WHERE video_id = %s", (ids["manualCaps1"],))
         conn.execute("UPDATE voice_embeddings SET speaker_id = NULL WHERE video_id = %s", (ids["autoCaps002"],))
         conn.execute("DELETE FROM chunks WHERE video_id = %s", (ids["autoCaps002"],))
@@ -191,7 +191,12 @@ def _check_archive(archive, channel):
         )
         assert _query(archive, "SELECT speakers FROM diarizations WHERE video_id = %s", video_id) == [(len({t[2] for t in turns}),)]
         assert {t[2] for t in exclusive} <= {t[2] for t in turns}
-        segments = _query(archive, "SELECT start_s, end_s, speaker FROM transcript_segments WHERE video_id = %s ORDER BY idx", video_id)
+        segments = _query(
+            archive,
+            "SELECT s.start_s, s.end_s, a.speaker FROM transcript_segments s"
+            " LEFT JOIN segment_speakers a USING (video_id, idx) WHERE s.video_id = %s ORDER BY s.idx",
+            video_id,
+        )
         assert [s[2] for s in segments] == label_spans([(s[0], s[1]) for s in segments], exclusive)
         expected_voices |= {(video_id, t[2]) for t in exclusive if t[1] - t[0] >= MIN_TURN_SECONDS}
     assert expected_voices, "pyannote found no speaker in any speech video: nothing below is checked"

@@ -13,7 +13,13 @@ from psycopg import sql
 from ingest_assets.partitions import partition_key
 from tests.support.cli import ytingest
 from ytingest.offline.loopback_server import LoopbackChannel
-from ytingest.offline.sample_channel import GUEST, HOST, Captions, Episode, generate_channel
+from ytingest.offline.sample_channel import (
+    GUEST,
+    HOST,
+    Captions,
+    Episode,
+    generate_channel,
+)
 from ytingest.store.database import connection
 from ytingest.store.search import (
     EXACT_BELOW_ROWS,

@@ -11,7 +11,11 @@ from ingest_assets.partitions import CHANNELS
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.offline.loopback_server import Fault, LoopbackChannel
-from ytingest.offline.sample_channel import generate_channel, generate_episode, quick_episode
+from ytingest.offline.sample_channel import (
+    generate_channel,
+    generate_episode,
+    quick_episode,
+)
 
 NOW = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 YT_CHANNEL = "UCyt1ngestSampleChannel0"
@@ -66,6 +70,10 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
         )
 
         first, cursor = _tick(instance, None)
+        # The failing feed shows in `channels list`, with since when.
+        failing = _health(archive)["sample-pod"]
+        assert "500" in failing.poll_error and failing.failing_since is not None
+        assert _health(archive)["sample-yt"].poll_error is None
         # Both channels become partitions, even the one whose feed is failing.
         assert set(instance.get_dynamic_partitions(CHANNELS.name)) == {"sample-yt", "sample-pod"}
         day = lambda d: (NOW - dt.timedelta(days=d)).date().isoformat()  # noqa: E731
@@ -78,8 +86,36 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
         yt_site.publish(fresh)
         pod_site.set_feed_fault(None)
         third, cursor = _tick(instance, cursor)
+        assert _health(archive)["sample-pod"].failing_since is None  # recovered
         # The new upload, and the podcast's backlog now that its feed answers again.
         assert _requested(third) == {("sample-yt", day(0)), ("sample-pod", day(3))}
 
         fourth, _ = _tick(instance, cursor)
         assert fourth.run_requests == []
+
+        # The tick that requested a run stored its video, exactly dated, in the catalog...
+        stored = _stored(archive)
+        assert stored["ytNew000003"][0] == day(0) and stored["ytNew000003"][2] == fresh.spec.title
+        assert "ytNew000003" in stored["ytNew000003"][1]
+        assert set(stored) == {"ytOne000001", "ytTwo000002", "ytNew000003", "podEp000001"}
+        # ...so a fresh sensor (a new `ytingest dev`, no cursor) starts from the catalog: nothing again.
+        restarted, cursor = _tick(instance, None)
+        assert restarted.run_requests == []
+        assert _tick(instance, cursor)[0].run_requests == []  # nor on the tick after
+
+
+def _health(url):
+    import psycopg
+
+    from ytingest.store.channels import channel_health
+
+    with psycopg.connect(url) as conn:
+        return {row.key: row for row in channel_health(conn)}
+
+
+def _stored(url) -> dict[str, tuple[str, str, str]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT source_id, partition_date, url, title FROM videos").fetchall()
+    return {source: (day.isoformat(), link, title) for source, day, link, title in rows}

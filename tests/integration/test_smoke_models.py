@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 
 from tests.support.fixtures_models import SpeechClip
-from ytingest.offline.smoke_models import SAMPLE_RATE, SmokeModels, build_smoke_models, minilm_path
+from ytingest.offline.smoke_models import (
+    SAMPLE_RATE,
+    SmokeModels,
+    build_smoke_models,
+    minilm_path,
+)
 
 # A random decoder never predicts end-of-text on purpose; faster-whisper caps each 30 s
 # window, so a transcription must still finish quickly.

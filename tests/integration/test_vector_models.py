@@ -142,8 +142,9 @@ def test_text_embeddings_pools_videos_into_full_batches_spying_sentence_transfor
     with psycopg.connect(archive) as conn:
         for video_id in ids:
             conn.execute(
-                "INSERT INTO videos (video_id, source_id, url, title, published_date, date_exact) VALUES (%s, %s, %s, %s, %s, true)",
-                (video_id, video_id, f"http://127.0.0.1:9/watch/{video_id}", video_id, AT.date()),
+                "INSERT INTO videos (video_id, source_id, url, title, published_date, partition_date, date_exact)"
+                " VALUES (%s, %s, %s, %s, %s, %s, true)",
+                (video_id, video_id, f"http://127.0.0.1:9/watch/{video_id}", video_id, AT.date(), AT.date()),
             )
             conn.execute("INSERT INTO channel_videos (channel_key, video_id) VALUES (%s, %s)", (key, video_id))
             for upstream in ("transcripts", "diarization"):

@@ -84,7 +84,7 @@ def test_partition_downloads_audio_captions_and_isolates_faults(archive, instanc
     result = _materialize(instance, key)
     meta = _audio_meta(result)
     succeeded = {*GOOD, THROTTLED}
-    assert (meta["downloaded"], meta["failed"], meta["already_done"]) == (len(succeeded), len(FAULTS), 0)
+    assert (meta["videos_done"], meta["videos_failed"], meta["videos_already_done"]) == (len(succeeded), len(FAULTS), 0)
 
     # Only the partition's date: the next day's episode is listed but not downloaded.
     listed = {r[0] for r in _rows(archive, "SELECT source_id FROM videos")}
@@ -129,7 +129,7 @@ def test_second_materialisation_changes_nothing_and_retries_failures(archive, in
     attempts = dict(_rows(archive, "SELECT video_id, attempts FROM video_steps WHERE status = 'failed'"))
 
     meta = _audio_meta(_materialize(instance, key))
-    assert (meta["downloaded"], meta["already_done"], meta["failed"]) == (0, len(GOOD) + 1, len(FAULTS))
+    assert (meta["videos_done"], meta["videos_already_done"], meta["videos_failed"]) == (0, len(GOOD) + 1, len(FAULTS))
     assert _rows(archive, "SELECT video_id, sha256, downloaded_at FROM audio ORDER BY video_id") == before
     assert {p: p.stat().st_mtime_ns for p in get_settings().audio_dir.iterdir()} == mtimes
     assert _rows(archive, "SELECT count(*) FROM videos")[0][0] == len(GOOD) + 1 + len(FAULTS) + 1
@@ -139,7 +139,7 @@ def test_second_materialisation_changes_nothing_and_retries_failures(archive, in
     # A fault that clears is picked up by the next run.
     site.set_fault("broken00500", None)
     meta = _audio_meta(_materialize(instance, key))
-    assert (meta["downloaded"], meta["failed"]) == (1, len(FAULTS) - 1)
+    assert (meta["videos_done"], meta["videos_failed"]) == (1, len(FAULTS) - 1)
 
 
 def test_unregistered_channel_partition_fails_clearly(archive, instance):

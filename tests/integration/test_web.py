@@ -11,7 +11,14 @@ import pytest
 import requests
 
 from tests.support.cli import ytingest
-from tests.support.web import CHANNEL, EPISODE, QUERY, ingest_episode, spoken, ytingest_serve
+from tests.support.web import (
+    CHANNEL,
+    EPISODE,
+    QUERY,
+    ingest_episode,
+    spoken,
+    ytingest_serve,
+)
 
 HOSTILE_TITLE = '<script>alert("title")</script> & co'
 HOSTILE_LINE = '<img src=x onerror="alert(1)"> said it'

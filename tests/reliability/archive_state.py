@@ -14,7 +14,7 @@ from ytingest.settings import get_settings
 # table -> rows per video, for every per-video table of the archive
 PER_VIDEO_TABLES = (
     "audio", "captions", "video_steps", "transcripts", "transcript_segments", "diarizations",
-    "speaker_turns", "voice_embeddings", "chunks",
+    "speaker_turns", "segment_speakers", "voice_embeddings", "chunks",
 )  # fmt: skip
 ASSETS = ("audio", "transcripts", "diarization", "voice_embeddings", "text_embeddings")
 
@@ -92,7 +92,7 @@ def assert_no_partial_rows(url: str) -> None:
     }
     owners = {
         "audio": "audio", "captions": "audio", "transcripts": "transcripts", "transcript_segments": "transcripts",
-        "diarizations": "diarization", "speaker_turns": "diarization", "voice_embeddings": "voice_embeddings",
+        "diarizations": "diarization", "speaker_turns": "diarization", "segment_speakers": "diarization", "voice_embeddings": "voice_embeddings",
         "chunks": "text_embeddings",
     }  # fmt: skip
     problems = defaultdict(list)

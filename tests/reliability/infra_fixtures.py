@@ -149,8 +149,8 @@ def audit_archive(url: str, audio_dir: Path, expected_videos: int) -> dict[str, 
         assert len(counts) == expected_videos, counts
         steps = conn.execute("SELECT video_id, asset, status, reason, version FROM video_steps").fetchall()
         assert sorted({s[1] for s in steps}) == sorted(PER_VIDEO_ASSETS), steps
-        # The ML steps record the model version they ran with; audio has none.
-        bad = [s for s in steps if s[2] != "succeeded" or s[3] is not None or (s[1] != "audio" and not s[4])]
+        # Every step records the version (model and settings) it ran with.
+        bad = [s for s in steps if s[2] != "succeeded" or s[3] is not None or not s[4]]
         assert bad == [], bad
         for video_id, rows in counts.items():
             assert rows.steps == len(PER_VIDEO_ASSETS), (video_id, rows)

@@ -190,7 +190,7 @@ def test_content_faults_and_hostile_inputs_in_one_partition(archive, instance, c
         # A second run: every video already done, nothing rewritten, the failure tried once more.
         before = snapshot(archive)
         meta = _run(instance, key)
-        assert meta["audio"]["already_done"] == len(fine) and meta["audio"]["failed"] == 1
+        assert meta["audio"]["videos_already_done"] == len(fine) and meta["audio"]["videos_failed"] == 1
         assert snapshot(archive) == before
         again = steps(archive)
         for source in fine:

@@ -14,7 +14,12 @@ import pytest
 from tests.reliability.archive_state import query
 from tests.support.cli import ytingest
 from ytingest.core.media_errors import MediaError
-from ytingest.offline.loopback_server import Fault, LoopbackChannel, Resource, render_watch_page
+from ytingest.offline.loopback_server import (
+    Fault,
+    LoopbackChannel,
+    Resource,
+    render_watch_page,
+)
 from ytingest.offline.sample_channel import generate_channel, quick_episode
 
 AT = dt.datetime(2026, 11, 16, 12, tzinfo=dt.UTC)

@@ -38,6 +38,7 @@ AT = dt.datetime(2026, 11, 6, 15, tzinfo=dt.UTC)
 DAY = AT.date()
 GOOD = "goodVideo01"
 SOCKET_TIMEOUT_S = 1.0  # a stall longer than this is a read timeout
+AUDIO_VERSION = "16000|en"  # sample rate | CAPTION_LANGUAGES: the audio step's version in the ledger
 SLOW = {"stall_s": 1.5, "chunks": 2}
 
 # video id -> (fault, where); `times=1` faults clear after one bad answer: retried inside the run.
@@ -121,13 +122,13 @@ def test_network_faults_are_retried_recorded_and_recovered(archive, instance, ch
 
         # --- run 1: faults everywhere ---------------------------------------------------------
         meta = _materialize(instance, key)
-        assert (meta["downloaded"], meta["failed"], meta["already_done"]) == (
+        assert (meta["videos_done"], meta["videos_failed"], meta["videos_already_done"]) == (
             1 + len(TRANSIENT), len(PERSISTENT) + len(PERMANENT), 0,
         )  # fmt: skip
         state = steps(archive)
         assert set(state) == {(v, "audio") for v in everyone}  # one step row per video, nothing else
         for video_id in [GOOD, *TRANSIENT]:
-            assert state[(video_id, "audio")] == ("succeeded", None, 1, None), video_id
+            assert state[(video_id, "audio")] == ("succeeded", None, 1, AUDIO_VERSION), video_id
         for video_id, (fault, where, reason) in PERSISTENT.items():
             status, text, attempts, _ = state[(video_id, "audio")]
             assert (status, attempts) == ("failed", 1), video_id
@@ -167,14 +168,14 @@ def test_network_faults_are_retried_recorded_and_recovered(archive, instance, ch
         meta = _materialize(instance, key)
         recovered = [*PERSISTENT, "private0403"]
         still_failing = [v for v in PERMANENT if v != "private0403"]
-        assert (meta["downloaded"], meta["failed"], meta["already_done"]) == (
+        assert (meta["videos_done"], meta["videos_failed"], meta["videos_already_done"]) == (
             len(recovered), len(still_failing), 1 + len(TRANSIENT),
         )  # fmt: skip
         state = steps(archive)
         for video_id in [GOOD, *TRANSIENT]:  # done videos: untouched, not even requested
-            assert state[(video_id, "audio")] == ("succeeded", None, 1, None)
+            assert state[(video_id, "audio")] == ("succeeded", None, 1, AUDIO_VERSION)
         for video_id in recovered:
-            assert state[(video_id, "audio")] == ("succeeded", None, 2, None), video_id
+            assert state[(video_id, "audio")] == ("succeeded", None, 2, AUDIO_VERSION), video_id
         for video_id in still_failing:
             status, text, attempts, _ = state[(video_id, "audio")]
             assert (status, attempts) == ("failed", 2) and PERMANENT[video_id][2] in text.lower()

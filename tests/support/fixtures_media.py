@@ -17,7 +17,13 @@ from collections.abc import Iterator
 import pytest
 
 from ytingest.offline.loopback_server import LoopbackChannel
-from ytingest.offline.sample_channel import LATE_ID, Channel, default_episodes, edge_episodes, generate_channel
+from ytingest.offline.sample_channel import (
+    LATE_ID,
+    Channel,
+    default_episodes,
+    edge_episodes,
+    generate_channel,
+)
 
 __all__ = ["edge_channel", "edge_server", "sample_channel", "sample_server"]
 

@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.dev_server import ROOT, _free_port, _wait_for
-from ytingest.offline.sample_channel import GUEST, HOST, Captions, Episode, GeneratedEpisode, Utterance
+from ytingest.offline.sample_channel import (
+    GUEST,
+    HOST,
+    Captions,
+    Episode,
+    GeneratedEpisode,
+    Utterance,
+)
 
 CHANNEL = "web-channel"
 AT = dt.datetime(2026, 11, 5, 9, tzinfo=dt.UTC)

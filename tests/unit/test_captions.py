@@ -20,7 +20,13 @@ from ytingest.core.captions import (
     parse_vtt,
     rank_captions,
 )
-from ytingest.offline.sample_channel import Captions, Channel, default_episodes, generate_channel, quick_episode
+from ytingest.offline.sample_channel import (
+    Captions,
+    Channel,
+    default_episodes,
+    generate_channel,
+    quick_episode,
+)
 
 TOLERANCE_S = 0.002  # caption timestamps are milliseconds; the generator rounds to them too
 

@@ -11,7 +11,11 @@ import pytest
 
 from ytingest.core.captions import Segment, Word, parse_captions
 from ytingest.core.speakers import Turn, assign_speakers, exclusive_turns, label_spans
-from ytingest.offline.sample_channel import GeneratedEpisode, default_episodes, generate_channel
+from ytingest.offline.sample_channel import (
+    GeneratedEpisode,
+    default_episodes,
+    generate_channel,
+)
 
 
 @pytest.fixture(scope="module")

@@ -25,27 +25,42 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _channels_add(args: argparse.Namespace) -> int:
+    from ytingest.app.channels import ChannelCheckFailed
     from ytingest.store.catalog import ChannelConflict
 
     try:
-        key, created = register_channel(args.url, args.key, args.feed_url)
-    except (InvalidChannel, ChannelConflict) as exc:
+        key, created = register_channel(args.url, args.key, args.feed_url, check=args.check)
+    except (InvalidChannel, ChannelConflict, ChannelCheckFailed) as exc:
         return _fail(str(exc))
     print(f"{'added' if created else 'already registered'}: {key}")
     return 0
 
 
+def _channels_remove(args: argparse.Namespace) -> int:
+    from ytingest.app.channels import remove_channel
+
+    if not remove_channel(args.key, delete_data=args.delete_data):
+        return _fail(f"no channel {args.key!r}; `ytingest channels list` shows the registered ones")
+    print(f"removed: {args.key}" + (" and its data" if args.delete_data else " (its data stays; --delete-data removes it)"))
+    return 0
+
+
 def _channels_list(args: argparse.Namespace) -> int:
     from resources.postgres import PostgresResource
-    from ytingest.store import catalog
+    from ytingest.store import channels as channel_store
 
     with PostgresResource().connect() as conn:
-        rows = catalog.channels(conn)
+        rows = channel_store.channel_health(conn)
     if args.json:
-        print(json.dumps([{"key": r.key, "url": r.url, "kind": r.kind, "feed_url": r.feed_url} for r in rows]))
+        print(json.dumps([
+            {"key": r.key, "url": r.url, "kind": r.kind, "feed_url": r.feed_url, "poll_error": r.poll_error,
+             "failing_since": r.failing_since.isoformat() if r.failing_since else None}
+            for r in rows
+        ]))  # fmt: skip
     else:
         for row in rows:
-            print("\t".join(printable(field) for field in (row.key, row.kind, row.url)))
+            failing = f"\tfeed failing since {row.failing_since:%Y-%m-%d %H:%M} UTC: {row.poll_error}" if row.poll_error else ""
+            print(printable("\t".join((row.key, row.kind, row.url))) + printable(failing).replace("\\t", "\t"))
     return 0
 
 
@@ -82,7 +97,8 @@ def _ingest(args: argparse.Namespace) -> int:
     from ytingest.store.catalog import ChannelConflict
 
     try:
-        report = run_ingest(args.urls, args.limit, args.since, args.until, args.json)
+        with _console("ingest", args):
+            report = run_ingest(args.urls, args.limit, args.since, args.until, args.json)
     except (InvalidChannel, ChannelConflict, MediaError, FeedError) as exc:
         return _fail(str(exc))
     if args.json:
@@ -119,7 +135,19 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ytingest.app.demo import run_demo
 
-    return run_demo(work_dir=Path(args.work_dir) if args.work_dir else None, port=args.port)
+    with _console("demo", args):
+        return run_demo(work_dir=Path(args.work_dir) if args.work_dir else None, port=args.port)
+
+
+def _console(name: str, args: argparse.Namespace):
+    """stderr to a log file (and the screen with --verbose); with --json, stdout carries only the JSON."""
+    from contextlib import nullcontext
+
+    from ytingest.app.console import logged_stderr
+
+    if getattr(args, "json", False):
+        return nullcontext()
+    return logged_stderr(name, get_settings().data_dir / "logs", args.verbose)
 
 
 def _positive(value: str) -> int:
@@ -140,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("url")
     add.add_argument("--key", help="partition key (default: derived from the URL)")
     add.add_argument("--feed-url", help="feed the sensor polls (default: derived from the URL)")
+    add.add_argument("--no-check", dest="check", action="store_false", help="register without listing the URL first")
     add.set_defaults(func=_channels_add)
+    remove = channels.add_parser("remove", help="stop polling a channel (its data stays unless --delete-data)")
+    remove.add_argument("key")
+    remove.add_argument("--delete-data", action="store_true", help="also delete its videos, derived rows and files")
+    remove.set_defaults(func=_channels_remove)
     listing = channels.add_parser("list", help="registered channels")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_channels_list)
@@ -160,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--since", type=dt.date.fromisoformat, help="first publication date, YYYY-MM-DD")
     ingest.add_argument("--until", type=dt.date.fromisoformat, help="last publication date, YYYY-MM-DD")
     ingest.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    ingest.add_argument("--verbose", action="store_true", help="show Dagster's event lines and warnings too")
     ingest.set_defaults(func=_ingest)
 
     search = commands.add_parser("search", help="hybrid (vector + keyword) search over transcript chunks")
@@ -179,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="ingest a generated sample channel served on loopback")
     demo.add_argument("--work-dir", help="where the sample channel is generated (default: DATA_DIR/demo)")
     demo.add_argument("--port", type=int, default=8765, help="loopback port serving the sample channel")
+    demo.add_argument("--verbose", action="store_true", help="show Dagster's event lines and warnings too")
     demo.set_defaults(func=_demo)
 
     from ytingest.app.models_cli import add_models_commands

@@ -48,7 +48,12 @@ def use_demo_models(settings) -> str:
 
     The choice goes into the environment, so the run's step processes make the same one.
     """
-    from resources.models import DiarizationResource, TextEncoderResource, VoiceEncoderResource, WhisperResource
+    from resources.models import (
+        DiarizationResource,
+        TextEncoderResource,
+        VoiceEncoderResource,
+        WhisperResource,
+    )
     from resources.models.errors import ModelConfigError
     from ytingest.offline.smoke_models import build_smoke_models
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import dagster as dg
+from tqdm import tqdm
 
 from resources.postgres import PostgresResource
 from ytingest.core.identifiers import parse_channel_url
@@ -60,9 +62,9 @@ def select_partitions(
     with PostgresResource().connect() as conn:
         rows = conn.execute(
             """
-            SELECT cv.channel_key, v.video_id, v.published_date FROM videos v JOIN channel_videos cv USING (video_id)
-            WHERE cv.channel_key = ANY(%s) AND v.published_date IS NOT NULL
-              AND (%s::date IS NULL OR v.published_date >= %s) AND (%s::date IS NULL OR v.published_date <= %s)
+            SELECT cv.channel_key, v.video_id, v.partition_date FROM videos v JOIN channel_videos cv USING (video_id)
+            WHERE cv.channel_key = ANY(%s) AND v.partition_date IS NOT NULL
+              AND (%s::date IS NULL OR v.partition_date >= %s) AND (%s::date IS NULL OR v.partition_date <= %s)
             ORDER BY v.published_at DESC NULLS LAST, v.video_id
             """,
             (channel_keys, since, since, until, until),
@@ -112,7 +114,7 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
     ensure_instance()
     run_ids: list[str] = []
     all_videos = [v for _, _, ids in spans.values() for v in ids]
-    progress = _Progress(all_videos, say)
+    progress = _Progress(all_videos, quiet=as_json)
     progress.start()
     try:
         with DagsterInstance.get() as instance:
@@ -142,12 +144,17 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
 
 
 class _Progress(threading.Thread):
-    """Prints each video's step outcomes as they land in Postgres."""
+    """A progress bar over the videos x steps, and one line per video and step as its outcome lands in
+    Postgres (tqdm keeps the bar below the lines)."""
 
-    def __init__(self, video_ids: list[str], say):
+    def __init__(self, video_ids: list[str], quiet: bool):
         super().__init__(daemon=True)
-        self.video_ids, self.say = video_ids, say
+        self.video_ids = video_ids
         self.seen: set[tuple[str, str, str]] = set()
+        self.finished: set[tuple[str, str]] = set()
+        self.bar = tqdm(
+            total=len(video_ids) * len(ASSETS), unit="step", file=sys.stdout, disable=quiet, dynamic_ncols=True
+        )
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -157,18 +164,25 @@ class _Progress(threading.Thread):
     def poll(self) -> None:
         with PostgresResource().connect() as conn:
             rows = conn.execute(
-                "SELECT video_id, asset, status, reason FROM video_steps WHERE video_id = ANY(%s) ORDER BY updated_at",
-                (self.video_ids,),
+                "SELECT video_id, asset, status, reason FROM video_steps WHERE video_id = ANY(%s) AND asset = ANY(%s)"
+                " ORDER BY updated_at",
+                (self.video_ids, list(ASSETS)),
             ).fetchall()
         for video_id, asset, status, reason in rows:
-            if (video_id, asset, status) not in self.seen:
-                self.seen.add((video_id, asset, status))
-                self.say(printable(f"  {video_id}  {asset:17} {status}{': ' + reason if reason else ''}"))
+            if (video_id, asset, status) in self.seen:
+                continue
+            self.seen.add((video_id, asset, status))
+            if not self.bar.disable:
+                self.bar.write(printable(f"  {video_id}  {asset:17} {status}{': ' + reason if reason else ''}"), file=sys.stdout)
+            if (video_id, asset) not in self.finished:
+                self.finished.add((video_id, asset))
+                self.bar.update(1)
 
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=5)
         self.poll()
+        self.bar.close()
 
 
 def _model_metadata(instance: dg.DagsterInstance, run_ids: list[str]) -> list[dict[str, Any]]:

@@ -81,7 +81,9 @@ class _Download:
 
 def _downloads(settings: Settings, profile: str | None) -> list[_Download]:
     from faster_whisper import available_models
-    from faster_whisper.utils import _MODELS as WHISPER_REPOS  # alias -> repository, as WhisperModel resolves it
+    from faster_whisper.utils import (
+        _MODELS as WHISPER_REPOS,  # alias -> repository, as WhisperModel resolves it
+    )
 
     assert settings.models_dir is not None
     chosen = settings.model_copy(update={"model_profile": profile}) if profile else settings

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ytingest.core.captions import CaptionError, Segment, Word, parse_captions, rank_captions
+from ytingest.core.captions import (
+    CaptionError,
+    Segment,
+    Word,
+    parse_captions,
+    rank_captions,
+)
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ def isolated_environment(root: Path, base: Mapping[str, str] | None = None, **ov
             "DAGSTER_HOME": str(root / "dagster_home"),
             "CHANNELS_FILE": str(root / "channels.yaml"),
             "PARTITION_START_DATE": "2020-01-01",
-            "LISTING_MAX_AGE_MINUTES": "0",
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "DAGSTER_DISABLE_TELEMETRY": "1",

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ytingest.core.audio_files import DownloadedAudio
 from ytingest.core.identifiers import ChannelSpec, video_id_for
@@ -40,7 +41,7 @@ class VideoRow:
     url: str
     media_url: str | None
     title: str
-    published_date: dt.date | None
+    partition_date: dt.date | None
 
 
 class ChannelConflict(ValueError):
@@ -49,11 +50,16 @@ class ChannelConflict(ValueError):
 
 def add_channel(conn: psycopg.Connection, spec: ChannelSpec, origin: str = "cli") -> bool:
     """Register a channel; True when it is new. Re-adding the same key and URL is a no-op."""
-    row = conn.execute("SELECT key, url FROM channels WHERE key = %s OR url = %s", (spec.key, spec.url)).fetchone()
+    row = conn.execute(
+        "SELECT key, url, removed_at IS NOT NULL FROM channels WHERE key = %s OR url = %s", (spec.key, spec.url)
+    ).fetchone()
     if row is not None:
-        if row == (spec.key, spec.url):
+        if row[:2] == (spec.key, spec.url):
             if spec.feed_url:
                 conn.execute("UPDATE channels SET feed_url = %s WHERE key = %s", (spec.feed_url, spec.key))
+            if row[2] and origin == "cli":  # added again by hand after a removal (the file does not revive it)
+                conn.execute("UPDATE channels SET removed_at = NULL WHERE key = %s", (spec.key,))
+                return True
             return False
         raise ChannelConflict(
             f"channel key {spec.key!r} or URL {spec.url!r} is already registered as {row[0]!r} -> {row[1]!r}"
@@ -69,7 +75,8 @@ _CHANNEL_COLUMNS = "key, url, kind, feed_url, youtube_channel_id, title, listed_
 
 
 def channels(conn: psycopg.Connection) -> list[ChannelRow]:
-    rows = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels ORDER BY key").fetchall()
+    """The channels being polled (not removed)."""
+    rows = conn.execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE removed_at IS NULL ORDER BY key").fetchall()
     return [ChannelRow(*row) for row in rows]
 
 
@@ -91,13 +98,20 @@ def record_listing(
     youtube_channel_id: str | None,
 ) -> int:
     """Upsert a channel's full listing. An exact date is never overwritten by an estimate."""
-    rows = listing_rows(videos, get_settings().title_max_chars)
-    upsert_listing_rows(conn, channel_key, rows)
+    count = record_videos(conn, channel_key, videos)
     conn.execute(
         "UPDATE channels SET listed_at = now(), title = COALESCE(%s, title),"
         " youtube_channel_id = COALESCE(youtube_channel_id, %s) WHERE key = %s",
         (clean_text(title, get_settings().title_max_chars) if title else None, youtube_channel_id, channel_key),
     )
+    return count
+
+
+def record_videos(conn: psycopg.Connection, channel_key: str, videos: Iterable[ListedVideo]) -> int:
+    """Upsert videos of a channel. A video's partition date is set the first time it has a date and
+    kept from then on: later, better dates change `published_*` only, never the partition."""
+    rows = listing_rows(videos, get_settings().title_max_chars)
+    upsert_listing_rows(conn, channel_key, rows)
     return len(rows)
 
 
@@ -108,16 +122,17 @@ def listing_rows(videos: Iterable[ListedVideo], title_limit: int) -> list[tuple]
         video_id = video_id_for(video.extractor, video.source_id, video.url, video.origin)
         if video_id in rows:
             continue
+        published_date = video.published.date() if video.published else None
         rows[video_id] = (
             video_id, clean_text(video.source_id), video.url, video.media_url, clean_text(video.title, title_limit),
-            video.published, video.published.date() if video.published else None, video.date_exact,
-            video.duration_seconds,
+            video.published, published_date, video.date_exact, video.duration_seconds, published_date,
         )  # fmt: skip
     return list(rows.values())
 
 
 _LISTING_COLUMNS = (
-    "video_id, source_id, url, media_url, title, published_at, published_date, date_exact, duration_seconds"
+    "video_id, source_id, url, media_url, title, published_at, published_date, date_exact, duration_seconds,"
+    " partition_date"
 )
 
 
@@ -140,6 +155,7 @@ def upsert_listing_rows(conn: psycopg.Connection, channel_key: str, rows: list[t
             published_date = CASE WHEN v.date_exact AND NOT EXCLUDED.date_exact
                                   THEN v.published_date ELSE EXCLUDED.published_date END,
             date_exact = v.date_exact OR EXCLUDED.date_exact,
+            partition_date = COALESCE(v.partition_date, EXCLUDED.partition_date),
             updated_at = now()
         """
     )
@@ -160,11 +176,24 @@ def upsert_listing_rows(conn: psycopg.Connection, channel_key: str, rows: list[t
     )
 
 
+def partition_dates(conn: psycopg.Connection, video_ids: list[str]) -> dict[str, dt.date]:
+    rows = conn.execute("SELECT video_id, partition_date FROM videos WHERE video_id = ANY(%s)", (video_ids,))
+    return dict(rows.fetchall())
+
+
+def known_source_ids(conn: psycopg.Connection, channel_key: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT v.source_id FROM videos v JOIN channel_videos cv USING (video_id) WHERE cv.channel_key = %s",
+        (channel_key,),
+    )
+    return {row[0] for row in rows}
+
+
 def set_exact_date(conn: psycopg.Connection, video_id: str, published: dt.datetime, duration: float | None) -> None:
     conn.execute(
         "UPDATE videos SET published_at = %s, published_date = %s, date_exact = true,"
-        " duration_seconds = COALESCE(%s, duration_seconds), updated_at = now() WHERE video_id = %s",
-        (published, published.date(), duration, video_id),
+        " partition_date = COALESCE(partition_date, %s), duration_seconds = COALESCE(%s, duration_seconds), updated_at = now() WHERE video_id = %s",
+        (published, published.date(), published.date(), duration, video_id),
     )
 
 
@@ -175,7 +204,7 @@ def estimated_near(
     low, high = min(dates) - dt.timedelta(days=margin_days), max(dates) + dt.timedelta(days=margin_days)
     rows = conn.execute(
         """
-        SELECT v.video_id, v.url, v.media_url, v.title, v.published_date
+        SELECT v.video_id, v.url, v.media_url, v.title, v.partition_date
         FROM videos v JOIN channel_videos cv USING (video_id)
         WHERE cv.channel_key = %s AND NOT v.date_exact
           AND (v.published_date IS NULL OR v.published_date BETWEEN %s AND %s)
@@ -189,9 +218,9 @@ def estimated_near(
 def videos_in_partition(conn: psycopg.Connection, channel_key: str, dates: Iterable[dt.date]) -> list[VideoRow]:
     rows = conn.execute(
         """
-        SELECT v.video_id, v.url, v.media_url, v.title, v.published_date
+        SELECT v.video_id, v.url, v.media_url, v.title, v.partition_date
         FROM videos v JOIN channel_videos cv USING (video_id)
-        WHERE cv.channel_key = %s AND v.published_date = ANY(%s)
+        WHERE cv.channel_key = %s AND v.partition_date = ANY(%s)
         ORDER BY v.published_at, v.video_id
         """,
         (channel_key, list(dates)),
@@ -235,16 +264,22 @@ def record_step(
     reason: str | None,
     run_id: str | None,
     version: str | None = None,
+    inputs: dict[str, int] | None = None,
+    permanent: bool = False,
 ) -> None:
-    """The latest outcome of `asset` for a video; attempts counts every try."""
+    """The latest outcome of `asset` for a video; attempts counts every try. A success gets a new
+    revision, which the steps that read this one record in their `inputs`."""
     conn.execute(
         """
-        INSERT INTO video_steps (video_id, asset, status, reason, run_id, version) VALUES (%s, %s, %s, %s, %s, %s)
+        INSERT INTO video_steps (video_id, asset, status, reason, run_id, version, inputs, permanent, revision)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s,
+                CASE WHEN %s = 'succeeded' THEN nextval('video_step_revisions') END)
         ON CONFLICT (video_id, asset) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
-            run_id = EXCLUDED.run_id, version = EXCLUDED.version, attempts = video_steps.attempts + 1,
-            updated_at = now()
+            run_id = EXCLUDED.run_id, version = EXCLUDED.version, inputs = EXCLUDED.inputs,
+            permanent = EXCLUDED.permanent, revision = EXCLUDED.revision,
+            attempts = video_steps.attempts + 1, updated_at = now()
         """,
-        (video_id, asset, status, reason, run_id, version),
+        (video_id, asset, status, reason, run_id, version, Jsonb(inputs or {}), permanent, status),
     )
 
 
@@ -253,11 +288,15 @@ class StepStatus:
     status: str
     reason: str | None
     version: str | None
+    revision: int | None = None
+    inputs: dict[str, int] = field(default_factory=dict)
+    permanent: bool = False
 
 
 def step_statuses(conn: psycopg.Connection, asset: str, video_ids: list[str]) -> dict[str, StepStatus]:
     rows = conn.execute(
-        "SELECT video_id, status, reason, version FROM video_steps WHERE asset = %s AND video_id = ANY(%s)",
+        "SELECT video_id, status, reason, version, revision, inputs, permanent FROM video_steps"
+        " WHERE asset = %s AND video_id = ANY(%s)",
         (asset, video_ids),
     ).fetchall()
-    return {row[0]: StepStatus(row[1], row[2], row[3]) for row in rows}
+    return {row[0]: StepStatus(*row[1:]) for row in rows}

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
+from ytingest.core import registry
 from ytingest.core.captions import Segment, Word
 from ytingest.store.bulk import copy_rows, execute_rows
 
@@ -32,7 +33,7 @@ def caption_files(conn: psycopg.Connection, video_id: str) -> list[tuple[str, st
 def _words_json(words: Sequence[Word]) -> str | None:
     if not words:
         return None
-    return json.dumps([[round(w.start, 3), round(w.end, 3), w.text, w.speaker] for w in words])
+    return json.dumps([[round(w.start, 3), round(w.end, 3), w.text] for w in words])
 
 
 def replace_transcript(
@@ -55,8 +56,8 @@ def replace_transcript(
     )
     copy_rows(
         conn,
-        "COPY transcript_segments (video_id, idx, start_s, end_s, text, words, speaker) FROM STDIN",
-        ((video_id, i, s.start, s.end, s.text, _words_json(s.words), s.speaker) for i, s in enumerate(segments)),
+        "COPY transcript_segments (video_id, idx, start_s, end_s, text, words) FROM STDIN",
+        ((video_id, i, s.start, s.end, s.text, _words_json(s.words)) for i, s in enumerate(segments)),
     )
 
 
@@ -75,21 +76,35 @@ def load_transcript(conn: psycopg.Connection, video_id: str) -> StoredTranscript
     if head is None:
         return None
     segments = []
-    for start, end, text, words, speaker in conn.execute(
-        "SELECT start_s, end_s, text, words, speaker FROM transcript_segments WHERE video_id = %s ORDER BY idx",
+    for start, end, text, words, speaker, word_speakers in conn.execute(
+        "SELECT s.start_s, s.end_s, s.text, s.words, a.speaker, a.word_speakers"
+        " FROM transcript_segments s LEFT JOIN segment_speakers a USING (video_id, idx)"
+        " WHERE s.video_id = %s ORDER BY s.idx",
         (video_id,),
     ):
-        parsed = tuple(Word(w[0], w[1], w[2], w[3]) for w in (words or []))
+        words = words or []
+        labels = word_speakers or [None] * len(words)
+        parsed = tuple(Word(w[0], w[1], w[2], label) for w, label in zip(words, labels, strict=True))
         segments.append(Segment(start, end, text, parsed, speaker))
     return StoredTranscript(head[0], head[1], head[2], segments)
 
 
-def set_segment_speakers(conn: psycopg.Connection, video_id: str, segments: Sequence[Segment]) -> None:
+def replace_segment_speakers(conn: psycopg.Connection, video_id: str, segments: Sequence[Segment]) -> None:
+    """Diarization's speaker for each segment of the current transcript (and for each of its words)."""
+    conn.execute("DELETE FROM segment_speakers WHERE video_id = %s", (video_id,))
     execute_rows(
         conn,
-        "UPDATE transcript_segments SET speaker = %s, words = %s WHERE video_id = %s AND idx = %s",
-        ((s.speaker, _words_json(s.words), video_id, i) for i, s in enumerate(segments)),
+        "INSERT INTO segment_speakers (video_id, idx, speaker, word_speakers) VALUES (%s, %s, %s, %s)",
+        ((video_id, i, s.speaker, [w.speaker for w in s.words] or None) for i, s in enumerate(segments)),
     )
+
+
+def turns(conn: psycopg.Connection, video_id: str, exclusive: bool) -> list[tuple[float, float, str]]:
+    rows = conn.execute(
+        "SELECT start_s, end_s, speaker FROM speaker_turns WHERE video_id = %s AND exclusive = %s ORDER BY idx",
+        (video_id, exclusive),
+    )
+    return [tuple(row) for row in rows]
 
 
 def replace_diarization(
@@ -113,11 +128,7 @@ def exclusive_turns(conn: psycopg.Connection, video_id: str) -> list[tuple[float
     """None when the video was never diarized; [] when it was and nobody spoke."""
     if conn.execute("SELECT 1 FROM diarizations WHERE video_id = %s", (video_id,)).fetchone() is None:
         return None
-    rows = conn.execute(
-        "SELECT start_s, end_s, speaker FROM speaker_turns WHERE video_id = %s AND exclusive ORDER BY idx",
-        (video_id,),
-    )
-    return [tuple(row) for row in rows]
+    return turns(conn, video_id, exclusive=True)
 
 
 @dataclass(frozen=True)
@@ -135,41 +146,65 @@ def replace_voice_embeddings(
     embeddings: dict[str, tuple[np.ndarray, float]],
     threshold: float,
 ) -> list[SpeakerMatch]:
-    """Store each local speaker's voice and link it to the most similar global speaker of the same
-    model above `threshold` (updating that speaker's centroid), or to a new one."""
+    """Store each local speaker's voice and link it to a global speaker of the same model: the video's
+    old voices leave their speakers' centroids first, then its voices are matched one to one
+    (`registry.match_voices`), each joining its speaker's sum or starting a new speaker. One writer at a
+    time, so the result depends only on the order in which videos are written (see the README)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (REGISTRY_LOCK_ID,))
     previous = conn.execute(
-        "DELETE FROM voice_embeddings WHERE video_id = %s RETURNING speaker_id", (video_id,)
+        "DELETE FROM voice_embeddings WHERE video_id = %s RETURNING speaker_id, embedding::text", (video_id,)
     ).fetchall()
-    for (speaker_id,) in previous:
+    for speaker_id, embedding in previous:
         if speaker_id is not None:
-            conn.execute("UPDATE speakers SET videos = greatest(videos - 1, 0) WHERE speaker_id = %s", (speaker_id,))
+            _move(conn, speaker_id, -_parse(embedding), -1)
+    voices = sorted(embeddings.items())
+    units = np.array([registry.unit(vector) for _, (vector, _) in voices])
+    dims = units.shape[1] if len(voices) else 0
+    known = conn.execute(
+        "SELECT speaker_id, centroid::text FROM speakers WHERE model = %s AND vector_dims(centroid) = %s"
+        " ORDER BY speaker_id",
+        (model, dims),
+    ).fetchall()
+    centroids = np.array([_parse(text) for _, text in known]) if known else np.empty((0, dims))
     matches = []
-    for speaker, (vector, seconds) in sorted(embeddings.items()):
-        unit = vector / np.linalg.norm(vector)
-        best = conn.execute(
-            "SELECT speaker_id, 1 - (centroid <=> %s) AS similarity, centroid, videos FROM speakers"
-            " WHERE model = %s AND vector_dims(centroid) = %s ORDER BY centroid <=> %s LIMIT 1",
-            (unit, model, unit.size, unit),
-        ).fetchone()
-        if best is not None and best[1] >= threshold:
-            speaker_id, similarity = best[0], float(best[1])
-            merged = best[2].to_numpy().astype(np.float64) * max(best[3], 1) + unit
-            conn.execute(
-                "UPDATE speakers SET centroid = %s, videos = videos + 1 WHERE speaker_id = %s",
-                (merged / np.linalg.norm(merged), speaker_id),
-            )
-            created = False
+    for (speaker, (_, seconds)), vector, index in zip(
+        voices, units, registry.match_voices(units, centroids, threshold), strict=True
+    ):
+        if index is not None:
+            speaker_id, similarity = known[index][0], float(vector @ centroids[index])
+            _move(conn, speaker_id, vector, +1)
         else:
             speaker_id = conn.execute(
-                "INSERT INTO speakers (model, centroid, videos) VALUES (%s, %s, 1) RETURNING speaker_id",
-                (model, unit),
+                "INSERT INTO speakers (model, centroid, total, videos) VALUES (%s, %s::vector, %s::vector, 1)"
+                " RETURNING speaker_id",
+                (model, vector, vector),
             ).fetchone()[0]
-            similarity, created = None, True
+            similarity = None
         conn.execute(
             "INSERT INTO voice_embeddings (video_id, speaker, model, seconds, embedding, speaker_id, similarity)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (video_id, speaker, model, seconds, unit, speaker_id, similarity),
+            (video_id, speaker, model, seconds, vector, speaker_id, similarity),
         )
-        matches.append(SpeakerMatch(speaker, speaker_id, similarity, created))
+        matches.append(SpeakerMatch(speaker, speaker_id, similarity, index is None))
     return matches
+
+
+def _parse(text: str) -> np.ndarray:
+    return np.array(json.loads(text), dtype=np.float64)
+
+
+def _move(conn: psycopg.Connection, speaker_id: int, vector: np.ndarray, count: int) -> None:
+    """Add a voice to (or, negated, take it out of) a speaker's sum. A speaker left with no voice keeps
+    its last centroid, so that the same voice re-run finds its old id again."""
+    centroid_text, total_text, videos = conn.execute(
+        "SELECT centroid::text, total::text, videos FROM speakers WHERE speaker_id = %s", (speaker_id,)
+    ).fetchone()
+    total = _parse(total_text) if total_text else _parse(centroid_text) * max(videos, 1)
+    total = total + vector
+    count = max(videos + count, 0)  # one voice per video: matching is one to one
+    direction = registry.centroid(total)
+    conn.execute(
+        "UPDATE speakers SET total = %s::vector, centroid = COALESCE(%s::vector, centroid), videos = %s"
+        " WHERE speaker_id = %s",
+        (total, direction, count, speaker_id),
+    )

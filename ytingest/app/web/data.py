@@ -144,9 +144,10 @@ def hit_moments(archive: Archive, hits: list[Hit], query: str) -> list[Line | No
 # --- videos and transcripts -------------------------------------------------------------------------
 
 _LINE_SELECT = """
-    SELECT s.start_s, s.end_s, s.text, s.speaker, ve.speaker_id, sp.name
+    SELECT s.start_s, s.end_s, s.text, ss.speaker, ve.speaker_id, sp.name
     FROM transcript_segments s
-    LEFT JOIN voice_embeddings ve ON ve.video_id = s.video_id AND ve.speaker = s.speaker
+    LEFT JOIN segment_speakers ss ON ss.video_id = s.video_id AND ss.idx = s.idx
+    LEFT JOIN voice_embeddings ve ON ve.video_id = s.video_id AND ve.speaker = ss.speaker
     LEFT JOIN speakers sp ON sp.speaker_id = ve.speaker_id
 """
 
@@ -200,13 +201,15 @@ def list_speakers(archive: Archive) -> list[Speaker]:
             """
             SELECT sp.speaker_id, sp.name, sp.videos,
                    coalesce((SELECT sum(s.end_s - s.start_s) FROM transcript_segments s
-                             JOIN voice_embeddings ve ON ve.video_id = s.video_id AND ve.speaker = s.speaker
+                             JOIN segment_speakers ss ON ss.video_id = s.video_id AND ss.idx = s.idx
+                             JOIN voice_embeddings ve ON ve.video_id = s.video_id AND ve.speaker = ss.speaker
                              WHERE ve.speaker_id = sp.speaker_id), 0),
                    ex.video_id, ex.start_s, ex.end_s, ex.text, ex.speaker
             FROM speakers sp
             LEFT JOIN LATERAL (
-                SELECT s.video_id, s.start_s, s.end_s, s.text, s.speaker FROM transcript_segments s
-                JOIN voice_embeddings ve ON ve.video_id = s.video_id AND ve.speaker = s.speaker
+                SELECT s.video_id, s.start_s, s.end_s, s.text, ss.speaker FROM transcript_segments s
+                JOIN segment_speakers ss ON ss.video_id = s.video_id AND ss.idx = s.idx
+                JOIN voice_embeddings ve ON ve.video_id = s.video_id AND ve.speaker = ss.speaker
                 WHERE ve.speaker_id = sp.speaker_id ORDER BY s.end_s - s.start_s DESC, s.video_id LIMIT 1
             ) ex ON true
             ORDER BY sp.speaker_id

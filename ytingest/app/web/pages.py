@@ -10,13 +10,25 @@ from pathlib import Path
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from resources.models.errors import ModelError
 from ytingest.app.web import data, export
-from ytingest.app.web.security import CSRF_FIELD, TOKEN_FIELD, csrf_token, keep_csrf, secure_headers
+from ytingest.app.web.security import (
+    CSRF_FIELD,
+    TOKEN_FIELD,
+    csrf_token,
+    keep_csrf,
+    secure_headers,
+)
 from ytingest.core.identifiers import validate_video_id
 from ytingest.store.search import SearchError
 

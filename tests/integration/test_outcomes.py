@@ -1,0 +1,86 @@
+"""The `outcomes` asset over a run that covers several dates: each partition gets its own status and
+metadata from the per-video ledger. The ledger is written directly (no media or models needed): the
+asset under test only reads it."""
+
+import datetime as dt
+
+import dagster as dg
+import psycopg
+from dagster._core.storage.partition_status_cache import (
+    get_and_update_asset_status_cache_value,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from ingest_assets.outcomes import STEPS
+from ingest_assets.partitions import CHANNELS, partition_key
+from ytingest.store import catalog
+
+CHANNEL = "outcomes"
+FIRST = dt.date(2026, 3, 1)
+DONE, REMOVED, BROKEN, EMPTY = (FIRST + dt.timedelta(days=n) for n in range(4))
+
+
+def _video(conn, video_id: str, day: dt.date, failing: tuple[str, str, bool] | None) -> None:
+    conn.execute(
+        "INSERT INTO videos (video_id, source_id, url, title, published_at, published_date, partition_date)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (video_id, video_id, f"https://youtu.be/{video_id}", f"Title {video_id}", day, day, day),
+    )
+    conn.execute("INSERT INTO channel_videos VALUES (%s, %s)", (CHANNEL, video_id))
+    for step in STEPS:
+        if failing and failing[0] == step:
+            catalog.record_step(conn, video_id, step, "failed", failing[1], None, permanent=failing[2])
+            return
+        catalog.record_step(conn, video_id, step, "succeeded", None, None)
+
+
+def test_each_partition_reports_its_own_videos(archive, instance):
+    from definitions import defs
+
+    with psycopg.connect(archive) as conn:
+        conn.execute("INSERT INTO channels (key, url, kind) VALUES (%s, 'https://example.com/feed', 'feed')", (CHANNEL,))
+        _video(conn, "doneVideo01", DONE, None)
+        _video(conn, "removedVid1", REMOVED, ("audio", "HTTP 404: video unavailable", True))
+        _video(conn, "otherDone01", REMOVED, None)
+        _video(conn, "brokenVid01", BROKEN, ("transcripts", "CUDA error: device-side assert", False))
+    instance.add_dynamic_partitions(CHANNELS.name, [CHANNEL])
+    asset = defs().get_assets_def("outcomes")
+    result = dg.materialize(
+        [asset],
+        instance=instance,
+        resources=defs().resources,
+        raise_on_error=False,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: str(partition_key(CHANNEL, DONE)),
+            ASSET_PARTITION_RANGE_END_TAG: str(partition_key(CHANNEL, EMPTY)),
+        },
+    )
+    # The video that needs attention fails the step, naming it, and is told apart from the removed one.
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "brokenVid01" in message and "removedVid1" not in message
+
+    materialized = {
+        e.materialization.partition: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+    key = lambda day: str(partition_key(CHANNEL, day))  # noqa: E731
+    assert set(materialized) == {key(DONE), key(REMOVED), key(EMPTY)}
+    # Each partition lists only its own videos, linked.
+    assert "[Title doneVideo01](https://youtu.be/doneVideo01)" in materialized[key(DONE)]["outcomes"]
+    assert "removedVid1" not in materialized[key(DONE)]["outcomes"]
+    removed = materialized[key(REMOVED)]
+    assert (removed["videos"], removed["done"], removed["unavailable"]) == (2, 1, 1)
+    assert "| unavailable | audio failed: HTTP 404" in removed["outcomes"]
+    assert materialized[key(EMPTY)]["videos"] == 0
+
+    partitions = asset.partitions_def
+    status = get_and_update_asset_status_cache_value(instance, asset.key, partitions)
+    assert set(status.deserialize_failed_partition_subsets(partitions).get_partition_keys()) == {key(BROKEN)}
+    assert set(status.deserialize_materialized_partition_subsets(partitions).get_partition_keys()) == {
+        key(DONE), key(REMOVED), key(EMPTY)
+    }
