@@ -86,6 +86,7 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
 
     from ingest_assets.dead_runs import release_dead_runs
     from resources.media import MediaSource
+    from resources.models.locate import check_models
     from ytingest.app.channels import register_channel
     from ytingest.app.instance import ensure_instance
     from ytingest.app.runs import run_channel_dates
@@ -95,6 +96,7 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
     keys = []
     for url in urls:
         parse_channel_url(url)  # validate all before registering any
+    check_models(get_settings())  # a missing model fails now, in seconds, not after the downloads
     for url in urls:
         key, _ = register_channel(url)
         keys.append(key)

@@ -453,7 +453,7 @@ _CAPTION_WRITERS: Final[dict[Captions, list[tuple[str, _CaptionWriter]]]] = {
 # --- ready-made episodes -----------------------------------------------------------------------
 
 
-def _days_ago(days: int, now: dt.datetime | None) -> dt.datetime:
+def days_ago(days: int, now: dt.datetime | None) -> dt.datetime:
     # Afternoon UTC on a whole day, so the dates stay put for a whole day of reruns.
     today = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(hour=15, minute=0, second=0, microsecond=0)
     return today - dt.timedelta(days=days)
@@ -467,7 +467,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoRivers1",
             title="Rivers of the North",
             description="Two hosts on how northern rivers freeze and thaw.",
-            published=_days_ago(15, now),
+            published=days_ago(15, now),
             container=Container.MP4,
             captions=Captions.MANUAL,
             utterances=[
@@ -484,7 +484,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoKitchn2",
             title="Kitchen Chemistry with Friends",
             description="Why bread rises and onions make you cry.",
-            published=_days_ago(11, now),
+            published=days_ago(11, now),
             container=Container.WEBM,
             captions=Captions.AUTO,
             utterances=[
@@ -504,7 +504,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoNotes03",
             title="Weekly Notes",
             description="A short solo update.",
-            published=_days_ago(8, now),
+            published=days_ago(8, now),
             container=Container.MP4,
             captions=Captions.NONE,
             utterances=[
@@ -521,7 +521,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoNightS4",
             title="Night Sky Questions",
             description="Listener questions about stars and planets.",
-            published=_days_ago(4, now),
+            published=days_ago(4, now),
             container=Container.WEBM,
             captions=Captions.NONE,
             utterances=[
@@ -544,7 +544,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoBees005",
             title="Interview: A Year with Bees",
             description="A beekeeper on the seasons of a hive.",
-            published=_days_ago(1, now),
+            published=days_ago(1, now),
             container=Container.MP4,
             captions=Captions.AUTO,
             utterances=[
