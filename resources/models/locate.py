@@ -72,9 +72,11 @@ def hub_unreachable() -> str | None:
         return "the hub is offline here: HF_HUB_OFFLINE is set"
     endpoint = huggingface_hub.constants.ENDPOINT
     if endpoint not in _unreachable:
-        host = urlsplit(endpoint).hostname or "huggingface.co"
+        parts = urlsplit(endpoint)
+        host = parts.hostname or "huggingface.co"
+        port = parts.port or (80 if parts.scheme == "http" else 443)
         try:
-            socket.create_connection((host, 443), timeout=_HUB_TIMEOUT_SECONDS).close()
+            socket.create_connection((host, port), timeout=_HUB_TIMEOUT_SECONDS).close()
             _unreachable[endpoint] = None
         except OSError as exc:
             _unreachable[endpoint] = f"cannot reach {host}: {exc.__class__.__name__}: {exc}"

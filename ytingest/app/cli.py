@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except DatabaseError as exc:  # a bad or unreachable DATABASE_URL; the message carries no credentials
         return _fail(str(exc), code=1)
-    except ModelError as exc:  # a model that is missing or cannot load: one line naming the setting
-        return _fail(exc.reason, code=1)
+    except ModelError as exc:  # a model that is missing or cannot load: a line apiece, naming the setting
+        return _fail(exc.reason.replace("\n", "\nytingest: "), code=1)
 
 
 if __name__ == "__main__":

@@ -224,7 +224,7 @@ def generate_channel(
 
 def generate_episode(out_dir: Path, episode: Episode) -> GeneratedEpisode:
     """Render one episode into `out_dir`, e.g. one to publish into an already running channel."""
-    audio, utterances = _render_speech(episode, out_dir / ".tts-cache")
+    audio, utterances = render_speech(episode, out_dir / ".tts-cache")
     duration = round(len(audio) / SAMPLE_RATE, 3)
     media_path = out_dir / "media" / f"{episode.video_id}.{episode.container.value}"
     _encode(audio, duration, media_path, episode.container)
@@ -240,7 +240,8 @@ def generate_episode(out_dir: Path, episode: Episode) -> GeneratedEpisode:
 # --- speech ------------------------------------------------------------------------------------
 
 
-def _render_speech(episode: Episode, cache_dir: Path) -> tuple[np.ndarray, tuple[Utterance, ...]]:
+def render_speech(episode: Episode, cache_dir: Path) -> tuple[np.ndarray, tuple[Utterance, ...]]:
+    """The episode's speech at SAMPLE_RATE with each utterance's times; espeak-ng output cached in `cache_dir`."""
     pieces = [_silence(episode.leading_silence_s)]
     cursor = len(pieces[0])
     timed = []

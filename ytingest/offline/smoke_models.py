@@ -78,18 +78,21 @@ class SmokeModels:
     text_encoder: Path
     ecapa_embedding_dim: int
     manifest: Path
+    whisper_real: bool = False
 
     def variables(self) -> dict[str, str]:
         """The settings that point ytingest at these models, as a user would set them."""
-        return {
+        variables = {
             "WHISPER_MODEL": str(self.whisper),
             "WHISPER_COMPUTE": "int8",
-            # Random weights: the temperature fallback would only decode the same noise again, five times.
-            "WHISPER_TEMPERATURE": "0",
             "DIARIZATION_MODEL": str(self.pyannote),
             "VOICE_MODEL": str(self.ecapa),
             "EMBEDDING_MODEL": str(self.text_encoder),
         }
+        if not self.whisper_real:
+            # Random weights: the temperature fallback would only decode the same noise again, five times.
+            variables["WHISPER_TEMPERATURE"] = "0"
+        return variables
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,7 @@ def _from_manifest(out_dir: Path, manifest: dict[str, Any]) -> SmokeModels:
         text_encoder=out_dir / models["text_encoder"]["path"],
         ecapa_embedding_dim=manifest["key"]["ecapa_embedding_dim"],
         manifest=out_dir / MANIFEST_NAME,
+        whisper_real=bool(models["whisper"]["real"]),
     )
 
 
