@@ -16,7 +16,8 @@ def _free_port() -> int:
 
 
 def test_demo_ingests_the_sample_channel_and_later_commands_use_its_models(archive, instance, tmp_path):
-    result = ytingest("demo", "--port", str(_free_port()), "--work-dir", str(tmp_path))
+    # Eight minutes of speech through every model; the limit allows for a busy machine.
+    result = ytingest("demo", "--port", str(_free_port()), "--work-dir", str(tmp_path), timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     # No real pyannote or ECAPA on this machine: the banner says which models are smoke builds.
