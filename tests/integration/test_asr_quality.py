@@ -14,10 +14,11 @@ from ytingest.offline.demo_channel import demo_episodes
 from ytingest.offline.smoke_models import SmokeModels
 from ytingest.offline.speech_quality import ScoredAudio, pyannote_sample, spoken, word_error_rate
 
-# Measured by `python -m bench --only asr` on this path (see bench/results): espeak-ng speech ~5% WER,
-# pyannote's human sample ~25%; the bounds leave room for CPU and library variation, not for regressions.
-GENERATED_WER_BOUND = 0.12
-HUMAN_WER_BOUND = 0.45
+# Measured by `python -m bench --only asr` on this path: 0.30 on this episode (tiny.en mishears espeak-ng's
+# voices: "a grain of dust" -> "a grid on dust") and 0.115 on pyannote's human sample. The bounds catch a
+# broken path (dropped windows or segments, wrong decoding options), not a point of WER.
+GENERATED_WER_BOUND = 0.40
+HUMAN_WER_BOUND = 0.25
 
 
 def _transcribed(audio: ScoredAudio) -> str:
