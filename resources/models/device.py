@@ -11,6 +11,7 @@ from typing import Final, Literal, cast
 
 from resources.models.errors import ModelConfigError
 from resources.models.nvml import open_nvml
+from ytingest.offline.smoke_models import MINILM
 from ytingest.settings import Settings
 
 Kind = Literal["whisper", "diarization", "voice", "text_encoder"]
@@ -23,7 +24,6 @@ GIB: Final = 2**30
 # (T4 15.0, V100 15.8), so the line sits at 15 GiB.
 LARGE_PROFILE_MIN_BYTES: Final = 15 * GIB
 
-MINILM: Final = "sentence-transformers/all-MiniLM-L6-v2"
 GTE_QWEN2: Final = "Alibaba-NLP/gte-Qwen2-1.5B-instruct"
 DIARIZATION_DEFAULT: Final = "pyannote/speaker-diarization-community-1"
 VOICE_DEFAULT: Final = "speechbrain/spkrec-ecapa-voxceleb"

@@ -19,8 +19,12 @@ import numpy as np
 
 from resources.models.device import Device
 from resources.models.errors import ModelConfigError, scrub
-from resources.models.locate import ModelSource, hub_repository, locate
-from resources.models.session import ModelSession, settings_with, step_logger
+from resources.models.session import (
+    ModelSession,
+    settings_with,
+    start_session,
+    step_logger,
+)
 from ytingest.core.diarization_windows import (
     is_silent,
     join_at_boundary,
@@ -90,10 +94,6 @@ class DiarizationSession(ModelSession["Pipeline"]):
         "pyannote.audio.models.segmentation",
         "pyannote.audio.models.embedding",
     )
-
-    def _locate(self) -> ModelSource:
-        name = self.plan.name
-        return locate("DIARIZATION_MODEL", name, self.settings.models_dir, "config.yaml", hub_repository(name))
 
     def _load(self, device: Device) -> Pipeline:
         import torch
@@ -215,7 +215,7 @@ class DiarizationResource(dg.ConfigurableResource):
     @contextlib.contextmanager
     def session(self, context: Any | None = None) -> Iterator[DiarizationSession]:
         settings = settings_with(diarization_model=self.model, diarization_device=self.device)
-        session = DiarizationSession(settings, step_logger(context), self.batch_size)
+        session = start_session(context, lambda: DiarizationSession(settings, step_logger(context), self.batch_size))
         try:
             yield session
         finally:

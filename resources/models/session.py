@@ -13,9 +13,11 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
-from resources.models.device import LIBRARY, Device, Kind, ModelPlan, resolve_plan
-from resources.models.errors import ModelOutOfMemory
-from resources.models.locate import ModelSource
+import dagster as dg
+
+from resources.models.device import LIBRARY, Device, Kind, ModelPlan
+from resources.models.errors import ModelConfigError, ModelOutOfMemory
+from resources.models.locate import ModelSource, find_model
 from resources.models.memory import (
     FootprintBook,
     gpu_memory,
@@ -42,6 +44,20 @@ def settings_with(**overrides: Any) -> Settings:
     return load_settings(**given) if given else get_settings()
 
 
+S = TypeVar("S", bound="ModelSession[Any]")
+
+
+def start_session(context: Any | None, make: Callable[[], S]) -> S:
+    """`make()`; inside a step, a model that cannot be found fails the step at its start with the one-line
+    reason (naming the setting and the fix), not a traceback, and is not retried."""
+    try:
+        return make()
+    except ModelConfigError as exc:
+        if context is None:
+            raise
+        raise dg.Failure(description=exc.reason, allow_retries=False) from None
+
+
 def step_logger(context: Any | None) -> Logger:
     """The step's Dagster log when there is a context, so choices show on the run page."""
     return context.log if context is not None else logging.getLogger("ytingest.models")
@@ -56,9 +72,10 @@ class ModelSession(abc.ABC, Generic[M]):
     def __init__(self, settings: Settings, log: Logger, batch_size: int):
         self.settings = settings
         self.log = log
-        self.plan: ModelPlan = resolve_plan(self.kind, settings)
-        # Resolved now, not at first use: a bad setting fails the step before any work.
-        self.source: ModelSource = self._locate()
+        # Found now, not at first use: a missing model fails the step before any work.
+        found = find_model(self.kind, settings)
+        self.plan: ModelPlan = found[0]
+        self.source: ModelSource = found[1]
         self.device: Device = self.plan.device
         self.device_reason = self.plan.reason
         self.telemetry = Telemetry()
@@ -69,14 +86,16 @@ class ModelSession(abc.ABC, Generic[M]):
         self._closed = False
         self._rss_released: int | None = None
         log.info(
-            "%s: %s from %s on %s (%s)", self.kind, self.plan.name, self.source.label, self.device, self.plan.reason
+            "%s: %s%s from %s on %s (%s)",
+            self.kind,
+            self.plan.name,
+            "" if self.source.real else " (SMOKE BUILD: random weights)",
+            self.source.label,
+            self.device,
+            self.plan.reason,
         )
 
     # --- per model --------------------------------------------------------------------------
-    @abc.abstractmethod
-    def _locate(self) -> ModelSource:
-        """Where `self.plan.name` lives; raises ModelConfigError naming the variable."""
-
     @abc.abstractmethod
     def _load(self, device: Device) -> M:
         """Load the model on `device` and return it."""
@@ -159,6 +178,7 @@ class ModelSession(abc.ABC, Generic[M]):
             "device": self.device,
             "choice": self.device_reason,
             "source": self.source.label,
+            "weights": "real" if self.source.real else "smoke build (random)",
             "batch_size": self.ladder.initial_batch_size,
             "final_batch_size": self.ladder.batch_size,
             **self.ladder.counts.metadata(),

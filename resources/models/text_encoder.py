@@ -15,20 +15,22 @@ import numpy as np
 
 from resources.models.device import Device
 from resources.models.errors import ModelConfigError, scrub
-from resources.models.locate import ModelSource, hub_repository, locate
-from resources.models.session import ModelSession, settings_with, step_logger
+from resources.models.session import (
+    ModelSession,
+    settings_with,
+    start_session,
+    step_logger,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+QUERY_PROMPT = "query"  # the prompt name sentence-transformers models give their query instruction
 
 
 class TextEncoderSession(ModelSession["SentenceTransformer"]):
     kind = "text_encoder"
     modules = ("sentence_transformers",)
-
-    def _locate(self) -> ModelSource:
-        name = self.plan.name
-        return locate("EMBEDDING_MODEL", name, self.settings.models_dir, "config.json", hub_repository(name))
 
     def _load(self, device: Device) -> SentenceTransformer:
         import torch
@@ -67,9 +69,14 @@ class TextEncoderSession(ModelSession["SentenceTransformer"]):
         assert size is not None
         return size
 
+    def encode_query(self, query: str) -> np.ndarray:
+        """A search query's unit-length embedding, with the model's query prompt where it has one
+        (gte-Qwen2-instruct's retrieval instruction; MiniLM has none and embeds the bare text)."""
+        return self.encode([query], prompt_name=QUERY_PROMPT)[0]
+
     def encode(self, texts: Sequence[str], *, prompt_name: str | None = None) -> np.ndarray:
         """Unit-length float32 embeddings, (texts, dimensions); `prompt_name` picks one of the model's prompts
-        (e.g. "query" for gte-Qwen2 queries; documents take none)."""
+        (e.g. "query" for gte-Qwen2 queries; documents take none), and is not used by a model without it."""
         items = list(texts)
         if not items:
             return np.empty((0, self.dimensions), dtype=np.float32)
@@ -78,7 +85,7 @@ class TextEncoderSession(ModelSession["SentenceTransformer"]):
             vectors = model.encode(
                 items,
                 batch_size=batch_size,
-                prompt_name=prompt_name,
+                prompt_name=prompt_name if prompt_name in model.prompts else None,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
@@ -105,7 +112,9 @@ class TextEncoderResource(dg.ConfigurableResource):
             embedding_dimensions=self.dimensions,
             embedding_batch_size=self.batch_size,
         )
-        session = TextEncoderSession(settings, step_logger(context), settings.embedding_batch_size)
+        session = start_session(
+            context, lambda: TextEncoderSession(settings, step_logger(context), settings.embedding_batch_size)
+        )
         try:
             yield session
         finally:

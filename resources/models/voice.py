@@ -10,8 +10,12 @@ import dagster as dg
 import numpy as np
 
 from resources.models.device import Device
-from resources.models.locate import ModelSource, hub_repository, locate
-from resources.models.session import ModelSession, settings_with, step_logger
+from resources.models.session import (
+    ModelSession,
+    settings_with,
+    start_session,
+    step_logger,
+)
 
 if TYPE_CHECKING:
     from speechbrain.inference.speaker import EncoderClassifier
@@ -23,10 +27,6 @@ DEFAULT_BATCH_SIZE = 16
 class VoiceSession(ModelSession["EncoderClassifier"]):
     kind = "voice"
     modules = ("speechbrain.inference.speaker",)
-
-    def _locate(self) -> ModelSource:
-        name = self.plan.name
-        return locate("VOICE_MODEL", name, self.settings.models_dir, "hyperparams.yaml", hub_repository(name))
 
     def _load(self, device: Device) -> EncoderClassifier:
         from speechbrain.inference.speaker import EncoderClassifier
@@ -83,7 +83,7 @@ class VoiceEncoderResource(dg.ConfigurableResource):
     @contextlib.contextmanager
     def session(self, context: Any | None = None) -> Iterator[VoiceSession]:
         settings = settings_with(voice_model=self.model, voice_device=self.device)
-        session = VoiceSession(settings, step_logger(context), self.batch_size)
+        session = start_session(context, lambda: VoiceSession(settings, step_logger(context), self.batch_size))
         try:
             yield session
         finally:

@@ -18,9 +18,13 @@ import numpy as np
 
 from resources.models.device import Device
 from resources.models.errors import ModelConfigError
-from resources.models.locate import ModelSource, hub_repository, locate
 from resources.models.oom import Logger
-from resources.models.session import ModelSession, settings_with, step_logger
+from resources.models.session import (
+    ModelSession,
+    settings_with,
+    start_session,
+    step_logger,
+)
 from resources.models.telemetry import MetadataValue
 from ytingest.settings import Settings
 
@@ -78,13 +82,6 @@ class WhisperSession(ModelSession[_Whisper]):
         check_compute(self.plan.compute, self.plan.device)
         self.compute_type = self.plan.compute  # the CPU fallback may have to change it
         self.workers = settings.asr_workers
-
-    def _locate(self) -> ModelSource:
-        from faster_whisper import available_models
-
-        name = self.plan.name
-        hub_id = name if name in available_models() else hub_repository(name)
-        return locate("WHISPER_MODEL", name, self.settings.models_dir, "model.bin", hub_id)
 
     def _load(self, device: Device) -> _Whisper:
         from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -149,7 +146,9 @@ class WhisperResource(dg.ConfigurableResource):
             asr_workers=self.workers,
             whisper_batch_size=self.batch_size,
         )
-        session = WhisperSession(settings, step_logger(context), settings.whisper_batch_size)
+        session = start_session(
+            context, lambda: WhisperSession(settings, step_logger(context), settings.whisper_batch_size)
+        )
         try:
             yield session
         finally:

@@ -315,7 +315,7 @@ def test_profile_models_and_individual_overrides_fake_gpu(monkeypatch: pytest.Mo
     [
         ("WHISPER_MODEL", "/nonexistent/whisper-model", WhisperResource, "is not a directory"),
         ("WHISPER_MODEL", "huge-v9", WhisperResource, "unknown model 'huge-v9'"),
-        ("WHISPER_MODEL", "distil-large-v3", WhisperResource, "hub is offline"),
+        ("WHISPER_MODEL", "distil-large-v3", WhisperResource, "hub is out of reach"),
         ("DIARIZATION_MODEL", "ecapa", DiarizationResource, "no config.yaml"),
         ("VOICE_MODEL", "/nonexistent/ecapa", VoiceEncoderResource, "is not a directory"),
         ("EMBEDDING_MODEL", "not-a-repo", TextEncoderResource, "unknown model"),
@@ -365,19 +365,21 @@ def _run_models(argv: list[str]) -> int:
     return args.func(args)
 
 
-def test_models_smoke_builds_the_layouts(smoke_models: SmokeModels, capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_offline_builds_the_set_and_names_it_once(
+    offline_models: SmokeModels, capsys: pytest.CaptureFixture[str]
+) -> None:
     # The session fixture's directory: the build is reused, so this checks the command, not the builder.
-    assert _run_models(["models", "smoke", str(smoke_models.whisper.parent)]) == 0
-    out = capsys.readouterr().out
-    assert f"MODELS_DIR={smoke_models.whisper.parent}" in out and "WHISPER_MODEL=whisper" in out
+    where = offline_models.manifest.parent
+    for command in ("offline", "smoke"):  # `smoke` is the old name, kept as an alias
+        assert _run_models(["models", command, str(where)]) == 0
+        out = capsys.readouterr().out
+        assert f"set only MODELS_DIR={where}" in out
+        assert "tiny.en" in out and "smoke-pyannote-tiny" in out and "SMOKE BUILD" in out
 
 
 def test_models_fetch_says_what_it_needs_and_fails_fast_offline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_network: list[str]
 ) -> None:
-    assert _run_models(["models", "fetch"]) == 2
-    assert "MODELS_DIR" in capsys.readouterr().err
-
     monkeypatch.setenv("MODELS_DIR", str(tmp_path))
     assert _run_models(["models", "fetch", "--profile", "gpu-small"]) == 2
     err = capsys.readouterr().err

@@ -50,6 +50,12 @@ def test_manifest_describes_the_build_and_a_rebuild_is_reused(smoke_models: Smok
     assert all(model["params"] > 0 and model["disk_bytes"] > 0 for model in models.values())
     assert models["ecapa"]["embedding_dim"] == smoke_models.ecapa_embedding_dim
     assert models["text_encoder"]["embedding_dim"] == 384
+    assert {kind: (model["name"], model["real"]) for kind, model in models.items()} == {
+        "whisper": ("smoke-whisper-tiny", False),
+        "ecapa": ("smoke-ecapa-tiny", False),
+        "pyannote": ("smoke-pyannote-tiny", False),
+        "text_encoder": ("sentence-transformers/all-MiniLM-L6-v2", True),
+    }
 
     model_bin = smoke_models.whisper / "model.bin"
     written = model_bin.stat().st_mtime_ns
@@ -74,7 +80,9 @@ def test_layouts_are_the_ones_the_libraries_load(smoke_models: SmokeModels) -> N
     for name in ("xvec_transform.npz", "plda.npz"):
         assert (smoke_models.pyannote / "plda" / name).is_file(), name
 
-    assert smoke_models.text_encoder == minilm_path()
+    # A self-contained copy of the installed all-MiniLM-L6-v2 (hard links: no second copy of the weights).
+    copied = smoke_models.text_encoder / "model.safetensors"
+    assert copied.read_bytes() == (minilm_path() / "model.safetensors").read_bytes()
 
 
 def test_faster_whisper_transcribes(

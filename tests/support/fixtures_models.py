@@ -1,7 +1,7 @@
 """Fixtures for tests that run the real speech and text models offline.
 
 Registered through ``pytest_plugins`` in conftest.py. ``smoke_models`` builds the tiny
-random models once per session, ``speech_clip`` makes a two-voice English clip with
+random models once per session, ``offline_models`` the offline set (real Whisper tiny.en), ``speech_clip`` makes a two-voice English clip with
 espeak-ng once per session, and ``no_network`` fails a test that tried to open a
 connection off this machine.
 """
@@ -21,7 +21,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from ytingest.offline.smoke_models import SAMPLE_RATE, SmokeModels, build_smoke_models
+from ytingest.offline.smoke_models import (
+    SAMPLE_RATE,
+    SmokeModels,
+    build_offline_models,
+    build_smoke_models,
+)
 
 # Two voices, so diarization has more than one speaker to find.
 _UTTERANCES = (
@@ -44,6 +49,12 @@ class SpeechClip:
 @pytest.fixture(scope="session")
 def smoke_models(tmp_path_factory: pytest.TempPathFactory) -> SmokeModels:
     return build_smoke_models(tmp_path_factory.mktemp("smoke-models"), size="tiny")
+
+
+@pytest.fixture(scope="session")
+def offline_models(tmp_path_factory: pytest.TempPathFactory) -> SmokeModels:
+    """What `ytingest models offline DIR` builds: real Whisper tiny.en and MiniLM, smoke pyannote and ECAPA."""
+    return build_offline_models(tmp_path_factory.mktemp("offline-models"))
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,13 @@
-"""The whole graph's offline configuration: smoke models in place of the hub's, set through the same
-variables a user sets."""
+"""The whole graph's offline configuration, set as a user sets it: MODELS_DIR pointing at what
+`ytingest models offline DIR` builds (real Whisper tiny.en and all-MiniLM-L6-v2, smoke pyannote and
+ECAPA), and nothing else."""
 
 import pytest
 
 
 @pytest.fixture(scope="session")
-def model_env(smoke_models):
-    return {**smoke_models.variables(), "MODEL_PROFILE": "cpu"}
+def model_env(offline_models):
+    return {"MODELS_DIR": str(offline_models.manifest.parent), "MODEL_PROFILE": "cpu"}
 
 
 @pytest.fixture

@@ -225,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     make_files_private()
     args = build_parser().parse_args(argv)
+    from resources.models.errors import ModelError
     from ytingest.store.database import DatabaseError
 
     try:
@@ -234,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except DatabaseError as exc:  # a bad or unreachable DATABASE_URL; the message carries no credentials
         return _fail(str(exc), code=1)
+    except ModelError as exc:  # a model that is missing or cannot load: a line apiece, naming the setting
+        return _fail(exc.reason.replace("\n", "\nytingest: "), code=1)
 
 
 if __name__ == "__main__":

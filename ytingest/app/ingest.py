@@ -88,6 +88,7 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
 
     from ingest_assets.dead_runs import release_dead_runs
     from resources.media import MediaSource
+    from resources.models.locate import check_models
     from ytingest.app.channels import register_channel
     from ytingest.app.instance import ensure_instance
     from ytingest.app.runs import run_channel_dates
@@ -98,9 +99,10 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
     media = MediaSource()
     # Every channel is validated and listed before any is registered: a bad URL or a malformed feed
     # (FeedError) leaves nothing behind.
+    specs = [(url, parse_channel_url(url)) for url in urls]
+    check_models(get_settings())  # a missing model fails now, in seconds, not after the downloads
     listings = []
-    for url in urls:
-        spec = parse_channel_url(url)
+    for url, spec in specs:
         with PostgresResource().connect() as conn:
             known = catalog.channel_by_url(conn, spec.url)
         listings.append((url, media.list_channel(known.spec() if known else spec)))

@@ -1,18 +1,17 @@
-"""`ytingest models smoke DIR` and `ytingest models fetch`: the models, offline or from the hub."""
+"""`ytingest models [status]`, `ytingest models offline DIR` and `ytingest models fetch`: which models load,
+the best set that exists offline, or the real ones from the hub."""
 
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit
 
 from resources.models.device import VARIABLES, Kind, plan_model, resolve_plan
 from resources.models.errors import ModelConfigError, scrub
-from resources.models.locate import hub_offline, hub_repository
+from resources.models.locate import find_model, hub_id_for, hub_unreachable
 from ytingest.settings import Settings, get_settings
 
 # faster-whisper's own download filter: the CTranslate2 weights and what loads them.
@@ -27,19 +26,27 @@ def _fail(message: str) -> int:
 
 
 def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add `models smoke` and `models fetch` to the `ytingest` command."""
-    models = subparsers.add_parser("models", help="build offline smoke models or fetch the real ones")
-    actions = models.add_subparsers(dest="action", required=True)
-
-    smoke = actions.add_parser("smoke", help="tiny random models of the real architectures, for tests and the demo")
-    smoke.add_argument("dir", type=Path, help="where to build them (reused when already built)")
-    smoke.add_argument(
+    """Add `models [status]`, `models offline` (alias `smoke`) and `models fetch` to the `ytingest` command."""
+    models = subparsers.add_parser("models", help="show which models load, build the offline set, or fetch them")
+    models.set_defaults(func=_status)
+    actions = models.add_subparsers(dest="action")
+    actions.add_parser("status", help="per model: what loads, from where, its size, device, real or smoke").set_defaults(
+        func=_status
+    )
+    offline = actions.add_parser(
+        "offline",
+        aliases=["smoke"],
+        help="fill DIR with the best set that exists offline: real Whisper tiny.en and all-MiniLM-L6-v2, "
+        "smoke builds (random weights) of pyannote and ECAPA; then set MODELS_DIR=DIR",
+    )
+    offline.add_argument("dir", type=Path, help="where to build them (reused when already built)")
+    offline.add_argument(
         "--size",
         choices=["tiny", "real"],
         default="tiny",
-        help="tiny for CPU tests; real for the production dimensions (memory and speed measurements)",
+        help="real: random weights at the production dimensions for all four (memory and speed measurements)",
     )
-    smoke.set_defaults(func=_smoke)
+    offline.set_defaults(func=_offline)
 
     fetch = actions.add_parser(
         "fetch",
@@ -53,17 +60,47 @@ def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
     fetch.set_defaults(func=_fetch)
 
 
-def _smoke(args: argparse.Namespace) -> int:
-    from ytingest.offline.smoke_models import build_smoke_models
+def _offline(args: argparse.Namespace) -> int:
+    from ytingest.offline.smoke_models import (
+        build_offline_models,
+        build_smoke_models,
+        read_offline_set,
+    )
 
-    models = build_smoke_models(args.dir, size=args.size)
-    print(f"smoke models ({models.size}) in {models.manifest.parent}; to use them:")
-    print(f"  MODELS_DIR={models.manifest.parent}")
-    print(f"  WHISPER_MODEL={models.whisper.name}")
-    print(f"  DIARIZATION_MODEL={models.pyannote.name}")
-    print(f"  VOICE_MODEL={models.ecapa.name}")
-    print(f"  EMBEDDING_MODEL={models.text_encoder}")
+    try:
+        models = build_offline_models(args.dir) if args.size == "tiny" else build_smoke_models(args.dir, size="real")
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    where = models.manifest.parent
+    for entry_kind, entry in (read_offline_set(where) or {}).items():
+        weights = "real weights" if entry.real else "SMOKE BUILD (random weights)"
+        print(f"  {entry_kind:<13} {entry.name:<40} {weights}")
+    print(f"built in {where}; to use it, set only MODELS_DIR={where}")
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    """One line per model: what will load, from where, its size on disk, the device, real or smoke."""
+    settings = get_settings()
+    problems = 0
+    print(f"MODELS_DIR={settings.models_root}{'' if settings.models_dir else ' (unset: DATA_DIR/models)'}")
+    for kind in _KINDS:
+        try:
+            plan, source = find_model(kind, settings)
+        except ModelConfigError as exc:
+            problems += 1
+            print(f"{kind:<13} MISSING: {exc.reason}")
+            continue
+        size = _size(source.path) if source.path is not None else "download size unknown"
+        weights = "real" if source.real else "SMOKE BUILD (random weights)"
+        print(f"{kind:<13} {plan.name} [{weights}] on {plan.device}, {size}")
+        print(f"{'':<13} from {source.label} ({source.origin})")
+    return 1 if problems else 0
+
+
+def _size(path: Path) -> str:
+    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return f"{total / 2**20:.0f} MiB"
 
 
 @dataclass(frozen=True)
@@ -85,52 +122,35 @@ def _downloads(settings: Settings, profile: str | None) -> list[_Download]:
         _MODELS as WHISPER_REPOS,  # alias -> repository, as WhisperModel resolves it
     )
 
-    assert settings.models_dir is not None
     chosen = settings.model_copy(update={"model_profile": profile}) if profile else settings
     downloads = []
     allow: list[str] | None
     for kind in _KINDS:
         plan = plan_model(kind, chosen, None, sees_cuda=False) if profile else resolve_plan(kind, chosen)
         name = plan.name
-        if Path(name).expanduser().is_dir() or (settings.models_dir / name).is_dir():
+        if Path(name).expanduser().is_dir() or (settings.models_root / name).is_dir():
             print(f"{VARIABLES[kind][0]}: {name} is already local")
             continue
         if kind == "whisper" and name in available_models():
             repo, allow = WHISPER_REPOS[name], _WHISPER_FILES
-        elif hub_repository(name):
+        elif hub_id_for(kind, name):
             repo, allow = name, (_WHISPER_FILES if kind == "whisper" else None)
         else:
             raise ModelConfigError(f"{VARIABLES[kind][0]}: {name!r} is neither a local directory nor a hub repository")
-        downloads.append(_Download(kind, name, repo, settings.models_dir / name, allow))
+        downloads.append(_Download(kind, name, repo, settings.models_root / name, allow))
     return downloads
-
-
-def _reachable_hub() -> str | None:
-    """None when the hub can be reached, else why not."""
-    import huggingface_hub.constants
-
-    if hub_offline():
-        return "the Hugging Face hub is offline here (HF_HUB_OFFLINE=1)"
-    host = urlsplit(huggingface_hub.constants.ENDPOINT).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=5).close()
-    except OSError as exc:
-        return f"cannot reach {host}: {exc.__class__.__name__}: {exc}"
-    return None
 
 
 def _fetch(args: argparse.Namespace) -> int:
     from huggingface_hub import snapshot_download
 
     settings = get_settings()
-    if settings.models_dir is None:
-        return _fail("MODELS_DIR is unset; set it to the directory the models should go to")
     try:
         downloads = _downloads(settings, args.profile)
     except ModelConfigError as exc:
         return _fail(exc.reason)
     if not downloads:
-        print(f"every model is already in {settings.models_dir}")
+        print(f"every model is already in {settings.models_root}")
         return 0
     token = settings.hf_token.get_secret_value() if settings.hf_token else None
     gated = [d.repo for d in downloads if d.gated]
@@ -141,7 +161,7 @@ def _fetch(args: argparse.Namespace) -> int:
             + ", ".join(f"https://huggingface.co/{repo}" for repo in gated)
             + ", then set HF_TOKEN in the environment or .env"
         )
-    unreachable = _reachable_hub()
+    unreachable = hub_unreachable()
     if unreachable:
         return _fail(f"{unreachable}; run `ytingest models fetch` where the hub can be reached, then copy MODELS_DIR")
     for download in downloads:
@@ -153,5 +173,5 @@ def _fetch(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - reported without the token
             hint = f" (accepted the conditions at https://huggingface.co/{download.repo}?)" if download.gated else ""
             return _fail(f"downloading {download.repo} failed{hint}: {scrub(str(exc), token)}")
-    print(f"done; with MODELS_DIR={settings.models_dir} the profile's models load offline")
+    print(f"done; with MODELS_DIR={settings.models_root} the profile's models load offline")
     return 0

@@ -12,7 +12,7 @@ from ytingest.store.search import Filters, Hit, search
 
 def run_search(query: str, channel: str | None, speaker: str | None, since: dt.date | None, limit: int) -> list[Hit]:
     with TextEncoderResource().session() as encoder:
-        vector = encoder.encode([query])[0]
+        vector = encoder.encode_query(query)  # loads the model under the OOM ladder
         model = encoder.plan.name
     with PostgresResource().connect() as conn:
         return search(conn, model, query, vector, Filters(channel, speaker, since), limit)

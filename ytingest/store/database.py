@@ -89,6 +89,28 @@ _urls_lock = threading.Lock()
 _urls_cache: dict[str, DatabaseUrls] = {}
 
 
+# libpq's wording -> what to tell the user; the raw message is not echoed (it may carry the user or host).
+_CAUSES = (
+    ("connection refused", "connection refused: is the server running and listening on that host and port?"),
+    ("no such file or directory", "no server socket there: is Postgres running on this machine?"),
+    ("authentication failed", "authentication failed: check the user and password in DATABASE_URL"),
+    ("password", "authentication failed: check the user and password in DATABASE_URL"),
+    ("could not translate host name", "unknown host name"),
+    ("failed to resolve host", "unknown host name"),
+    ("timeout expired", "no answer before the connection timeout"),
+    ("does not exist", "the database or role does not exist"),
+)
+
+
+def why_unreachable(exc: Exception) -> str:
+    """Why a connection failed, in a few words: refused, no socket, authentication, ..."""
+    text = str(exc).lower()
+    for needle, cause in _CAUSES:
+        if needle in text:
+            return cause
+    return exc.__class__.__name__
+
+
 def database_urls(settings: Settings | None = None) -> DatabaseUrls:
     """Start the embedded server if needed, create both databases, and return their URLs."""
     settings = settings or get_settings()
@@ -112,7 +134,7 @@ def database_urls(settings: Settings | None = None) -> DatabaseUrls:
             _ensure_database(admin_url, _database_name(app_url))
             _ensure_database(admin_url, dagster_db)
         except psycopg.Error as exc:
-            raise DatabaseError(f"cannot prepare databases on {redact(admin_url)}: {exc.__class__.__name__}") from None
+            raise DatabaseError(f"cannot prepare databases on {redact(admin_url)}: {why_unreachable(exc)}") from None
         # SQLAlchemy picks psycopg 3 for plain postgresql:// and then fails on NOTIFY; name psycopg2.
         dagster_url = _with_database(app_url, dagster_db, scheme="postgresql+psycopg2")
         urls = DatabaseUrls(app=app_url, dagster=dagster_url)
