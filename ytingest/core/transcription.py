@@ -110,7 +110,8 @@ class TranscriptFetcher:
         for caption in rank_captions(captions, self.languages):
             track = f"{caption.language} {caption.kind} {caption.format}"
             try:
-                segments = parse_captions(caption.path.read_bytes(), caption.format, rolling=caption.kind == "automatic")
+                rolling = True if caption.kind == "automatic" else None  # None: detected from the cues
+                segments = parse_captions(caption.path.read_bytes(), caption.format, rolling=rolling)
             except (CaptionError, OSError) as exc:
                 log.warning("captions %s (%s, %s) unusable: %s", caption.path.name, caption.language, caption.kind, exc)
                 if problems is not None:

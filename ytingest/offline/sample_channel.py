@@ -65,6 +65,7 @@ class Captions(StrEnum):
     MALFORMED = "malformed"  # a .vtt that no strict parser accepts
     MALFORMED_JSON3 = "malformed_json3"  # a json3 file cut off mid-document
     LATIN1 = "latin1"  # a manual .vtt in ISO-8859-1, not the UTF-8 WebVTT requires
+    ROLLING = "rolling"  # a plain two-line rolling WebVTT (no word timing), as some sites serve in <track>
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,12 @@ def _render_speech(episode: Episode, cache_dir: Path) -> tuple[np.ndarray, tuple
     return np.concatenate(pieces), tuple(timed)
 
 
+def utterance_seconds(voice: str, text: str, cache_dir: Path) -> float:
+    """How long `text` lasts when spoken by `voice`, as an episode would render it (cached with it), so
+    an episode can be laid out to put a phrase at a chosen time."""
+    return _seconds(len(_trim(_speak(voice, text, cache_dir), voice, text)))
+
+
 def _silence(seconds: float) -> np.ndarray:
     return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
 
@@ -415,6 +422,18 @@ def _auto_json3(utterances: tuple[Utterance, ...], language: str, duration: floa
     return json.dumps(document, ensure_ascii=False)
 
 
+def _rolling_vtt(utterances: tuple[Utterance, ...], language: str, duration: float) -> str:
+    """Each cue shows the previous line above the new one, until the next line arrives: every line is
+    on screen (and in the file) twice, with nothing but the repeat to tell."""
+    cues, previous = [], None
+    for index, utterance in enumerate(utterances):
+        until = utterances[index + 1].start if index + 1 < len(utterances) else utterance.end
+        lines = "\n".join(line for line in (previous, utterance.text) if line)
+        cues.append(f"{vtt_timestamp(utterance.start)} --> {vtt_timestamp(until)}\n{lines}")
+        previous = utterance.text
+    return "\n\n".join([_vtt_header(language), *cues]) + "\n"
+
+
 def _malformed_vtt(utterances: tuple[Utterance, ...], language: str, duration: float) -> str:
     """No WEBVTT signature, SRT-style commas with a short arrow, an impossible timestamp, and a last
     cue cut off mid-timestamp as an interrupted download leaves it."""
@@ -447,6 +466,7 @@ _CAPTION_WRITERS: Final[dict[Captions, list[tuple[str, _CaptionWriter]]]] = {
     Captions.MALFORMED: [("vtt", _malformed_vtt)],
     Captions.MALFORMED_JSON3: [("json3", _malformed_json3)],
     Captions.LATIN1: [("vtt", _latin1_vtt)],
+    Captions.ROLLING: [("vtt", _rolling_vtt)],
 }
 
 

@@ -8,12 +8,15 @@ restricted to that model's rows, which is also what a query must say to use it.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import psycopg
 from psycopg import sql
+
+from ytingest.core.moments import Mark, marks_to_json
 
 INDEX_LOCK_ID = 0x7974_7665  # "ytve"
 HNSW_MAX_DIMENSIONS = {"vector": 2000, "halfvec": 4000}
@@ -95,6 +98,7 @@ class ChunkRow:
     speakers: Sequence[str]
     token_count: int
     text: str
+    marks: Sequence[Mark] = ()  # the words' places, times and speakers (ytingest.core.moments)
 
 
 def replace_chunks(
@@ -107,13 +111,14 @@ def replace_chunks(
         raise ValueError(f"{video_id}: refusing to store NaN or infinite vectors")
     conn.execute("DELETE FROM chunks WHERE video_id = %s AND model = %s", (video_id, model))
     with conn.cursor().copy(
-        "COPY chunks (video_id, model, idx, start_s, end_s, speakers, token_count, text, embedding) FROM STDIN"
+        "COPY chunks (video_id, model, idx, start_s, end_s, speakers, token_count, text, embedding, marks) FROM STDIN"
     ) as copy:
         for chunk, vector in zip(chunks, vectors, strict=True):
             copy.write_row(
                 (
                     video_id, model, chunk.idx, chunk.start_s, chunk.end_s, list(chunk.speakers),
                     chunk.token_count, chunk.text, vector_literal(vector),
+                    json.dumps(marks_to_json(chunk.marks)) if chunk.marks else None,
                 )
             )  # fmt: skip
     return len(chunks)
