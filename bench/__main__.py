@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench import environment
 
-BENCHES = ("pipeline", "embeddings", "writes", "search", "memory")
+BENCHES = ("pipeline", "embeddings", "writes", "search", "retrieval", "memory")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

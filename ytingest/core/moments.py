@@ -10,6 +10,7 @@ the best unit's time, speaker, snippet and the character spans of the matched wo
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -69,13 +70,17 @@ def _stemmer():
     return snowballstemmer.stemmer("english")
 
 
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    # Snowball in pure Python costs microseconds a word; a transcript's vocabulary repeats.
+    return _stemmer().stemWord(word)
+
+
 def terms(text: str) -> list[tuple[str, int, int]]:
     """(stem, begin, end) of each word of `text` that is not a stop word, stemmed as Postgres' english
     configuration stems (Snowball), so a keyword hit and its highlighted words agree."""
     words = [(m.group().lower().replace("’", "'"), m.start(), m.end()) for m in _WORD.finditer(text)]
-    kept = [(w, b, e) for w, b, e in words if w not in STOP_WORDS]
-    stems = _stemmer().stemWords([w for w, _, _ in kept])
-    return [(stem, b, e) for stem, (_, b, e) in zip(stems, kept, strict=True)]
+    return [(_stem(w), b, e) for w, b, e in words if w not in STOP_WORDS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +138,18 @@ def locate(query: str, text: str, marks: Sequence[Mark], similarity: Similarity 
         return None
     found = units(text, marks)
     query_stems = [stem for stem, _, _ in terms(query)]
-    unit_terms = [terms(text[u.begin : u.end]) for u in found]
+    wanted = set(query_stems)
+    passage_terms = terms(text)  # once for the passage; each unit takes the words inside its span
+    starts = [b for _, b, _ in passage_terms]
+    unit_terms = [passage_terms[bisect_left(starts, u.begin) : bisect_left(starts, u.end)] for u in found]
     scores = [_lexical(query_stems, [stem for stem, _, _ in t]) for t in unit_terms]
     if similarity is not None:
         semantic = similarity([text[u.begin : u.end].strip() for u in found])
         scores = [score + float(value) for score, value in zip(scores, semantic, strict=True)]
     best = max(range(len(found)), key=lambda i: (scores[i], -i))
     unit = found[best]
-    wanted = set(query_stems)
     start = marks[unit.first].start
-    matched = [unit.begin + b for stem, b, _ in unit_terms[best] if stem in wanted]
+    matched = [b for stem, b, _ in unit_terms[best] if stem in wanted]
     if matched:
         first_hit = [mark for mark in marks[unit.first : unit.stop] if mark.offset <= matched[0]][-1]
         if first_hit.start - start > LATE_MATCH_SECONDS:
@@ -150,9 +157,12 @@ def locate(query: str, text: str, marks: Sequence[Mark], similarity: Similarity 
     last = best
     while last + 1 < len(found) and found[last].end - unit.begin < SNIPPET_CHARS:
         last += 1
-    snippet_text = text[unit.begin : found[last].end]
-    snippet = snippet_text.rstrip()
-    highlights = tuple((b, e) for stem, b, e in terms(snippet) if stem in wanted)
+    snippet = text[unit.begin : found[last].end].rstrip()
+    highlights = tuple(
+        (b - unit.begin, e - unit.begin)
+        for stem, b, e in passage_terms[bisect_left(starts, unit.begin) :]
+        if e - unit.begin <= len(snippet) and stem in wanted
+    )
     return Moment(
         start=start,
         end=marks[unit.stop - 1].end,

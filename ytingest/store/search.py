@@ -30,6 +30,10 @@ SNIPPET_FALLBACK_CHARS = 200  # a chunk written before word marks existed shows 
 # 10k. A bigger archive only makes 10k rows rarer, so HNSW slower there; the cap keeps exact's worst case
 # near 10 ms and its materialised distances (~0.5 MB) inside work_mem.
 EXACT_BELOW_ROWS = 10_000
+# Full text ranks at most this many matching chunks. A query of common words matches thousands, and
+# ranking each costs reading its row: measured in bench/search.py (hybrid p95 and recall@10 against the
+# uncapped ranking) at 100k chunks.
+KEYWORD_RANK_CAP = 1_000
 
 
 class SearchError(ValueError):
@@ -59,6 +63,7 @@ class Hit:
     speakers: list[dict] = field(default_factory=list)  # every speaker of the chunk: label, id, name
     chunk_start: float = 0.0
     chunk_end: float = 0.0
+    chunk_id: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -137,12 +142,22 @@ def vector_ranking(
 
 
 def keyword_ranking(
-    conn: psycopg.Connection, model: str, text: str, where: sql.Composable, params: list, limit: int
+    conn: psycopg.Connection,
+    model: str,
+    text: str,
+    where: sql.Composable,
+    params: list,
+    limit: int,
+    cap: int | None = KEYWORD_RANK_CAP,
 ) -> list[int]:
+    """Chunks that hold every word of the query, best ts_rank_cd first. Only the first `cap` matches the
+    GIN index yields are ranked (None: all of them)."""
+    capped = sql.SQL("") if cap is None else sql.SQL(" LIMIT {}").format(sql.Literal(cap))
     statement = sql.SQL(
-        "SELECT c.chunk_id FROM chunks c, websearch_to_tsquery('english', %s) q"
-        " WHERE c.tsv @@ q AND {where} ORDER BY ts_rank_cd(c.tsv, q) DESC, c.chunk_id LIMIT %s"
-    ).format(where=where)
+        "WITH q AS (SELECT websearch_to_tsquery('english', %s) AS q),"
+        " matched AS MATERIALIZED (SELECT c.chunk_id, c.tsv FROM chunks c, q WHERE c.tsv @@ q.q AND {where}{capped})"
+        " SELECT chunk_id FROM matched, q ORDER BY ts_rank_cd(matched.tsv, q.q) DESC, chunk_id LIMIT %s"
+    ).format(where=where, capped=capped)
     rows = conn.execute(statement, [text, model, *params, limit]).fetchall()
     return [row[0] for row in rows]
 
@@ -213,7 +228,7 @@ def _batched(similarity: Similarity | None, passages: Sequence[tuple[str, Sequen
 
 
 def _hit(row: tuple, score: float, query: str, known: dict[tuple[str, str], Voice], similarity: Similarity | None) -> Hit:
-    _, video_id, channel, title, url, start, end, text, labels, marks = row
+    chunk_id, video_id, channel, title, url, start, end, text, labels, marks = row
     voice = {label: known.get((video_id, label), Voice(label, None, None)) for label in labels}
     moment = locate(query, text, marks_from_json(marks or []), similarity)
     if moment is None:
@@ -229,5 +244,5 @@ def _hit(row: tuple, score: float, query: str, known: dict[tuple[str, str], Voic
         video_id, channel, title, speaker, at, until, text, link_at(video_id, url, at), round(score, 6),
         snippet=snippet, highlights=highlights,
         speakers=[{"label": v.label, "id": v.speaker_id, "name": v.name} for v in voice.values()],
-        chunk_start=start, chunk_end=end,
+        chunk_start=start, chunk_end=end, chunk_id=chunk_id,
     )  # fmt: skip
