@@ -106,7 +106,7 @@ def _generate(out: Path, lengths: list[float]):
         specs.append(laid_out_episode(video_id, f"Episode {n}", dt.datetime(2026, 11, 3, 12, tzinfo=dt.UTC),
                                       placed, seconds, filler, out / ".tts-cache", Captions.MANUAL))  # fmt: skip
         asked.update({text: paraphrase for text, paraphrase in chosen})
-    channel = generate_channel(out, specs)
+    channel = generate_channel(out, specs, media=False)
     probes = [
         Probe(episode.video_id, u.start, u.text.rstrip("."), asked[u.text])
         for episode in channel.episodes for u in episode.utterances if u.text in asked

@@ -207,8 +207,10 @@ def generate_channel(
     *,
     channel_id: str = DEFAULT_CHANNEL_ID,
     title: str = DEFAULT_CHANNEL_TITLE,
+    media: bool = True,
 ) -> Channel:
-    """Render every episode into `out_dir` and write its manifest.json; returns the ground truth."""
+    """Render every episode into `out_dir` and write its manifest.json; returns the ground truth.
+    `media=False` writes speech timing and captions only (no video files: what a text-only bench needs)."""
     ids = [episode.video_id for episode in episodes]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate video ids in {ids}")
@@ -217,18 +219,19 @@ def generate_channel(
         channel_id=channel_id,
         title=title,
         root=out_dir,
-        episodes=tuple(generate_episode(out_dir, episode) for episode in episodes),
+        episodes=tuple(generate_episode(out_dir, episode, media=media) for episode in episodes),
     )
     (out_dir / MANIFEST_NAME).write_text(json.dumps(channel.manifest(), indent=2), encoding="utf-8")
     return channel
 
 
-def generate_episode(out_dir: Path, episode: Episode) -> GeneratedEpisode:
+def generate_episode(out_dir: Path, episode: Episode, media: bool = True) -> GeneratedEpisode:
     """Render one episode into `out_dir`, e.g. one to publish into an already running channel."""
     audio, utterances = _render_speech(episode, out_dir / ".tts-cache")
     duration = round(len(audio) / SAMPLE_RATE, 3)
     media_path = out_dir / "media" / f"{episode.video_id}.{episode.container.value}"
-    _encode(audio, duration, media_path, episode.container)
+    if media:
+        _encode(audio, duration, media_path, episode.container)
     return GeneratedEpisode(
         spec=episode,
         media_path=media_path,

@@ -8,6 +8,7 @@ the filler that fits before them. The generated manifest holds the times as spok
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ def laid_out_episode(
             voice, text = next(filler)
             spoken = length(voice, text)
             if origin + cursor + (GAP_S if utterances else 0) + spoken + GAP_S > phrase.at:
-                filler = _pushed_back(filler, (voice, text))
+                filler = itertools.chain([(voice, text)], filler)  # not a generator: closing it keeps the caller's
                 break
             cursor += (GAP_S if utterances else 0) + spoken
             utterances.append((voice, text))
@@ -78,8 +79,3 @@ def laid_out_episode(
         leading_silence_s=round(leading, 3),
         trailing_silence_s=round(max(0.3, seconds - leading - cursor), 3),
     )
-
-
-def _pushed_back(rest: Iterator[tuple[str, str]], first: tuple[str, str]) -> Iterator[tuple[str, str]]:
-    yield first
-    yield from rest
