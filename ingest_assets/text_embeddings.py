@@ -49,7 +49,7 @@ def text_embeddings(
     chunks_written = 0
     with text_encoder.session(context) as session:
         model_name = session.plan.name
-        version = f"{model_name}|{settings.chunk_tokens}|{settings.chunk_overlap_tokens}"
+        version = f"{model_name}|{settings.chunk_tokens}|{settings.chunk_overlap_tokens}|marks"
         work = plan(context, postgres, ASSET, ("transcripts", "diarization"), version)
 
         def write(conn: psycopg.Connection, result: tuple[list[Chunk], np.ndarray], video_id: str) -> None:
@@ -57,7 +57,7 @@ def text_embeddings(
             chunks, vectors = result
             if chunks:  # the index needs the model's size: nothing to store must not load the model
                 ensure_model_index(conn, model_name, session.dimensions, halfvec=settings.halfvec_index)
-            rows = [ChunkRow(c.index, c.start, c.end, c.speakers, c.token_count, c.text) for c in chunks]
+            rows = [ChunkRow(c.index, c.start, c.end, c.speakers, c.token_count, c.text, c.marks) for c in chunks]
             chunks_written += replace_chunks(conn, video_id, model_name, rows, vectors)
 
         chunked = ((v.video_id, _chunked(postgres, session, v.video_id)) for v in work.todo)

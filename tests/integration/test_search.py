@@ -110,7 +110,7 @@ def test_search_finds_the_phrase_at_its_time_and_filters(archive, instance, chan
     with psycopg.connect(archive) as conn:
         speaker_id, video_id = conn.execute("SELECT speaker_id, video_id FROM voice_embeddings ORDER BY speaker_id LIMIT 1").fetchone()
     by_speaker = json.loads(ytingest("search", "river", "--speaker", str(speaker_id), "--json", env=smoke_model_settings).stdout)
-    assert by_speaker and all(f"speaker {speaker_id}" in h["speaker"] for h in by_speaker)
+    assert by_speaker and all(any(s["id"] == speaker_id for s in h["speakers"]) for h in by_speaker)
 
     unknown = ytingest("search", "river", "--speaker", "999999", env=smoke_model_settings)
     assert unknown.returncode == 2 and "no speaker" in unknown.stderr

@@ -186,11 +186,53 @@ def test_inline_timestamps_outside_their_cue_or_out_of_order_are_kept_inside_it(
     ]  # fmt: skip
 
 
-def test_rolling_format_without_word_timing_is_deduplicated_when_declared_automatic() -> None:
+def test_rolling_format_without_word_timing_is_deduplicated_declared_or_not() -> None:
     text = "WEBVTT\n\n00:00.000 --> 00:02.000\n \nfirst line\n\n00:02.000 --> 00:04.000\nfirst line\nsecond line\n"
     assert [s.text for s in parse_vtt(text, rolling=True)] == ["first line", "second line"]
-    # Without inline timestamps nothing marks it as rolling, so by default cues are read as written.
-    assert [s.text for s in parse_vtt(text)] == ["first line", "first line second line"]
+    # No inline timestamps, but the second cue repeats the first one's line above a new one: it rolls.
+    assert [(s.start, s.text) for s in parse_vtt(text)] == [(0.0, "first line"), (2.0, "second line")]
+    assert [s.text for s in parse_vtt(text, rolling=False)] == ["first line", "first line second line"]
+
+
+PLAIN_ROLLING_VTT = """WEBVTT
+
+1
+00:00:01.000 --> 00:00:03.000
+the tide comes in twice a day
+
+2
+00:00:03.000 --> 00:00:05.500
+the tide comes in twice a day
+pulled by the moon and the sun
+
+3
+00:00:05.500 --> 00:00:08.000
+pulled by the moon and the sun
+and the fishermen know it well
+
+4
+00:00:08.000 --> 00:00:09.000
+and the fishermen know it well
+"""
+
+
+def test_plain_two_line_rolling_vtt_keeps_each_line_once_with_its_own_time() -> None:
+    segments = parse_captions(PLAIN_ROLLING_VTT, "vtt")
+    assert [(s.start, s.end, s.text) for s in segments] == [
+        (1.0, 3.0, "the tide comes in twice a day"),
+        (3.0, 5.5, "pulled by the moon and the sun"),
+        (5.5, 8.0, "and the fishermen know it well"),
+    ]
+
+
+def test_two_line_manual_cues_that_do_not_roll_are_read_as_written() -> None:
+    text = (
+        "WEBVTT\n\n00:01.000 --> 00:02.000\nWhere were you?\nAt home.\n\n"
+        "00:02.000 --> 00:03.000\nAt home.\nAlone?\n\n00:03.000 --> 00:04.000\nYes.\nAll evening.\n\n"
+        "00:04.000 --> 00:05.000\nWho saw you?\nNobody.\n\n00:05.000 --> 00:06.000\nNobody?\nNo one.\n"
+    )
+    # One cue of four repeats a line: a coincidence in dialogue, not a rolling track.
+    assert [s.text for s in parse_vtt(text)][1] == "At home. Alone?"
 
 
 def test_manual_captions_keep_a_line_repeated_in_consecutive_cues() -> None:

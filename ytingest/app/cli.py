@@ -111,8 +111,7 @@ def _ingest(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     import psycopg
 
-    from ytingest.app.searching import format_hits, run_search
-    from ytingest.store.search import SearchError
+    from ytingest.app.searching import SearchError, format_hits, hit_to_json, run_search
 
     if len(args.query) > MAX_QUERY_CHARS:
         return _fail(f"the query is {len(args.query)} characters long; at most {MAX_QUERY_CHARS} are searched")
@@ -122,7 +121,7 @@ def _search(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except (psycopg.errors.ProgramLimitExceeded, psycopg.errors.StatementTooComplex) as exc:
         return _fail(f"the query is too complex to search ({type(exc).__name__}); use fewer words")
-    print(json.dumps([hit.as_dict() for hit in hits]) if args.json else format_hits(hits))
+    print(json.dumps([hit_to_json(hit) for hit in hits]) if args.json else format_hits(hits))
     return 0
 
 
@@ -130,6 +129,13 @@ def _serve(args: argparse.Namespace) -> int:
     from ytingest.app.web import serve
 
     return serve(args.host, args.port)
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date; want YYYY-MM-DD") from None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -200,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--channel", help="only this channel key")
     search.add_argument("--speaker", help="only this global speaker (id, or a name given to one)")
-    search.add_argument("--since", type=dt.date.fromisoformat, help="only videos published on or after YYYY-MM-DD")
+    search.add_argument("--since", type=_date, help="only videos published on or after YYYY-MM-DD")
     search.add_argument("--limit", type=_positive, default=10, help="number of hits (default 10)")
     search.add_argument("--json", action="store_true", help="print the hits as a JSON list")
     search.set_defaults(func=_search)
@@ -216,9 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--verbose", action="store_true", help="show Dagster's event lines and warnings too")
     demo.set_defaults(func=_demo)
 
+    from ytingest.app.archive_cli import add_archive_commands
     from ytingest.app.models_cli import add_models_commands
 
     add_models_commands(commands)
+    add_archive_commands(commands)
     return parser
 
 

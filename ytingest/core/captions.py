@@ -57,10 +57,11 @@ def parse_captions(
 ) -> list[Segment]:
     """Parse a caption file in `fmt` ("vtt" or "json3", as yt-dlp names them) into segments in time order.
 
-    `rolling` applies to WebVTT only: pass True for automatic captions; None detects YouTube's
-    rolling format by its inline word timestamps. A file over `max_bytes` is refused. Whatever the file
-    holds, the result is bounded: any failure of the parsers (a 400-digit hour field, JSON nested 100k
-    deep) is a CaptionError, text carries no NUL or control characters, and times lie in [0, duration].
+    `rolling` applies to WebVTT only: pass True for automatic captions; None detects a rolling track
+    (inline word timestamps, or cues that repeat the previous cue's last line above a new one). A file
+    over `max_bytes` is refused. Whatever the file holds, the result is bounded: any failure of the
+    parsers (a 400-digit hour field, JSON nested 100k deep) is a CaptionError, text carries no NUL or
+    control characters, and times lie in [0, duration].
     """
     if max_bytes is not None and len(data) > max_bytes:
         raise CaptionError(f"larger than {max_bytes} bytes (CAPTION_MAX_BYTES)")
@@ -200,8 +201,9 @@ class _Cue:
 
 
 def parse_vtt(text: str, *, rolling: bool | None = None) -> list[Segment]:
-    """WebVTT cues as segments. In rolling mode (YouTube automatic captions) every cue repeats the
-    line before it; each line is kept once, timed by the cue that first shows it."""
+    """WebVTT cues as segments. In rolling mode (YouTube automatic captions, or any track whose cues
+    repeat the line before) each line is kept once, timed by the cue that first shows it. None detects
+    it: inline word timestamps, or cues that mostly repeat the previous cue's last line above a new one."""
     if not text.strip():
         raise CaptionError("empty caption file")
     lines = _NEWLINE.split(text.removeprefix("\ufeff"))
@@ -209,7 +211,7 @@ def parse_vtt(text: str, *, rolling: bool | None = None) -> list[Segment]:
         raise CaptionError(f"missing the WEBVTT signature, found {lines[0][:40]!r}", line=1)
     cues = list(_read_cues(lines))
     if rolling is None:
-        rolling = any(_INLINE_TIME.search(line) for cue in cues for line in cue.lines)
+        rolling = any(_INLINE_TIME.search(line) for cue in cues for line in cue.lines) or _rolls(cues)
     segments = list(_unrolled_segments(cues) if rolling else _cue_segments(cues))
     if not segments:
         raise CaptionError("no caption text")
@@ -273,19 +275,46 @@ def _cue_segments(cues: Iterable[_Cue]) -> Iterator[Segment]:
             yield segment
 
 
-def _unrolled_segments(cues: Iterable[_Cue]) -> Iterator[Segment]:
-    """A line repeats the previous one when it matches it and carries no word timing of its own:
-    YouTube types each new line out with inline timestamps and only repeats settled lines plainly,
-    so a genuinely repeated phrase (which arrives typed out) is still kept."""
-    last = ""
+def _shown(cue: _Cue) -> list[tuple[str, str]]:
+    """(raw, cleaned) for each line of the cue that shows any text."""
+    return [(raw, text) for raw in cue.lines if (text := _clean(raw))]
+
+
+def _repeated(shown: Sequence[tuple[str, str]], before: Sequence[str]) -> int:
+    """How many of the cue's first lines repeat the previous cue's last lines, in order. A line typed out
+    with inline word timing is new speech even when its words repeat (YouTube only repeats settled
+    lines plainly), so it never counts."""
+    for overlap in range(min(len(shown), len(before)), 0, -1):
+        head = shown[:overlap]
+        if [text for _, text in head] == list(before[-overlap:]) and not any(_INLINE_TIME.search(r) for r, _ in head):
+            return overlap
+    return 0
+
+
+def _rolls(cues: Sequence[_Cue]) -> bool:
+    """A track rolls when at least half of its cues that could (two or more lines, after the first cue)
+    repeat the previous cue's last line(s) above new ones: a plain rolling track (from a page's <track>,
+    or any automatic captions without word timing) shows each line twice."""
+    rolled = possible = 0
+    before: list[str] = []
     for cue in cues:
-        kept = []
-        for raw in cue.lines:
-            text = _clean(raw)
-            if not text or (text == last and not _INLINE_TIME.search(raw)):
-                continue
-            kept.append(raw)
-            last = text
+        shown = _shown(cue)
+        if len(shown) > 1 and before:
+            possible += 1
+            rolled += 0 < _repeated(shown, before) < len(shown)
+        before = [text for _, text in shown]
+    return rolled > 0 and 2 * rolled >= possible
+
+
+def _unrolled_segments(cues: Iterable[_Cue]) -> Iterator[Segment]:
+    """Each line once, timed by the cue that first shows it: the lines a cue repeats from the end of the
+    cue before (YouTube's two-line roll, and its 10 ms cue holding the settled line) are dropped."""
+    before: list[str] = []
+    for cue in cues:
+        shown = _shown(cue)
+        kept = [raw for raw, _ in shown[_repeated(shown, before) :]]
+        if shown:
+            before = [text for _, text in shown]
         segment = _vtt_segment(cue, kept)
         if segment is not None:
             yield segment

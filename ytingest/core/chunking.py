@@ -17,6 +17,7 @@ from enum import IntEnum
 from typing import Protocol, runtime_checkable
 
 from ytingest.core.captions import Segment
+from ytingest.core.moments import Mark
 
 TokenCounter = Callable[[str], int]
 
@@ -36,6 +37,7 @@ class Chunk:
     speakers: list[str]  # in the order they are first heard; unattributed text adds none
     token_count: int  # of `text` itself, without the model's special tokens
     index: int
+    marks: tuple[Mark, ...] = ()  # one per word: where it is in `text`, when it is spoken, by whom
 
 
 class _Cut(IntEnum):
@@ -241,4 +243,17 @@ def _chunk(pieces: Sequence[_Piece], text: str, tokens: int, index: int) -> Chun
         speakers=list(speakers),
         token_count=tokens,
         index=index,
+        marks=tuple(_marks(pieces)),
     )
+
+
+def _marks(pieces: Sequence[_Piece]) -> Iterator[Mark]:
+    """Offsets as `_join` lays the pieces out; a unit (sentence, segment, turn) opens after a cut
+    better than a plain word break."""
+    offset = 0
+    for position, piece in enumerate(pieces):
+        if position:
+            offset += len(piece.glue)
+        opens = position == 0 or pieces[position - 1].cut >= _Cut.SENTENCE
+        yield Mark(offset, piece.start, piece.end, piece.speaker, opens)
+        offset += len(piece.text)

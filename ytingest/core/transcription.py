@@ -124,7 +124,7 @@ class TranscriptFetcher:
                 if max_bytes is not None and caption.path.stat().st_size > max_bytes:
                     raise CaptionError(f"larger than {max_bytes} bytes (CAPTION_MAX_BYTES)")
                 segments = parse_captions(
-                    caption.path.read_bytes(), caption.format, rolling=caption.kind == "automatic",
+                    caption.path.read_bytes(), caption.format, rolling=True if caption.kind == "automatic" else None,
                     max_bytes=max_bytes, duration=duration,
                 )  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - whatever a caption file does, it costs only its track

@@ -65,6 +65,7 @@ class Captions(StrEnum):
     MALFORMED = "malformed"  # a .vtt that no strict parser accepts
     MALFORMED_JSON3 = "malformed_json3"  # a json3 file cut off mid-document
     LATIN1 = "latin1"  # a manual .vtt in ISO-8859-1, not the UTF-8 WebVTT requires
+    ROLLING = "rolling"  # a plain two-line rolling WebVTT (no word timing), as some sites serve in <track>
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,10 @@ def generate_channel(
     *,
     channel_id: str = DEFAULT_CHANNEL_ID,
     title: str = DEFAULT_CHANNEL_TITLE,
+    media: bool = True,
 ) -> Channel:
-    """Render every episode into `out_dir` and write its manifest.json; returns the ground truth."""
+    """Render every episode into `out_dir` and write its manifest.json; returns the ground truth.
+    `media=False` writes speech timing and captions only (no video files: what a text-only bench needs)."""
     ids = [episode.video_id for episode in episodes]
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate video ids in {ids}")
@@ -216,18 +219,19 @@ def generate_channel(
         channel_id=channel_id,
         title=title,
         root=out_dir,
-        episodes=tuple(generate_episode(out_dir, episode) for episode in episodes),
+        episodes=tuple(generate_episode(out_dir, episode, media=media) for episode in episodes),
     )
     (out_dir / MANIFEST_NAME).write_text(json.dumps(channel.manifest(), indent=2), encoding="utf-8")
     return channel
 
 
-def generate_episode(out_dir: Path, episode: Episode) -> GeneratedEpisode:
+def generate_episode(out_dir: Path, episode: Episode, media: bool = True) -> GeneratedEpisode:
     """Render one episode into `out_dir`, e.g. one to publish into an already running channel."""
     audio, utterances = render_speech(episode, out_dir / ".tts-cache")
     duration = round(len(audio) / SAMPLE_RATE, 3)
     media_path = out_dir / "media" / f"{episode.video_id}.{episode.container.value}"
-    _encode(audio, duration, media_path, episode.container)
+    if media:
+        _encode(audio, duration, media_path, episode.container)
     return GeneratedEpisode(
         spec=episode,
         media_path=media_path,
@@ -255,6 +259,12 @@ def render_speech(episode: Episode, cache_dir: Path) -> tuple[np.ndarray, tuple[
         cursor += len(speech)
     pieces.append(_silence(episode.trailing_silence_s))
     return np.concatenate(pieces), tuple(timed)
+
+
+def utterance_seconds(voice: str, text: str, cache_dir: Path) -> float:
+    """How long `text` lasts when spoken by `voice`, as an episode would render it (cached with it), so
+    an episode can be laid out to put a phrase at a chosen time."""
+    return _seconds(len(_trim(_speak(voice, text, cache_dir), voice, text)))
 
 
 def _silence(seconds: float) -> np.ndarray:
@@ -416,6 +426,18 @@ def _auto_json3(utterances: tuple[Utterance, ...], language: str, duration: floa
     return json.dumps(document, ensure_ascii=False)
 
 
+def _rolling_vtt(utterances: tuple[Utterance, ...], language: str, duration: float) -> str:
+    """Each cue shows the previous line above the new one, until the next line arrives: every line is
+    on screen (and in the file) twice, with nothing but the repeat to tell."""
+    cues, previous = [], None
+    for index, utterance in enumerate(utterances):
+        until = utterances[index + 1].start if index + 1 < len(utterances) else utterance.end
+        lines = "\n".join(line for line in (previous, utterance.text) if line)
+        cues.append(f"{vtt_timestamp(utterance.start)} --> {vtt_timestamp(until)}\n{lines}")
+        previous = utterance.text
+    return "\n\n".join([_vtt_header(language), *cues]) + "\n"
+
+
 def _malformed_vtt(utterances: tuple[Utterance, ...], language: str, duration: float) -> str:
     """No WEBVTT signature, SRT-style commas with a short arrow, an impossible timestamp, and a last
     cue cut off mid-timestamp as an interrupted download leaves it."""
@@ -448,6 +470,7 @@ _CAPTION_WRITERS: Final[dict[Captions, list[tuple[str, _CaptionWriter]]]] = {
     Captions.MALFORMED: [("vtt", _malformed_vtt)],
     Captions.MALFORMED_JSON3: [("json3", _malformed_json3)],
     Captions.LATIN1: [("vtt", _latin1_vtt)],
+    Captions.ROLLING: [("vtt", _rolling_vtt)],
 }
 
 

@@ -1,29 +1,52 @@
 """Hybrid search over transcript chunks: pgvector similarity and Postgres full-text match, fused by
 reciprocal rank. Filters (channel, speaker, date) stay inside both queries. A filter that keeps few
 chunks is ranked exactly over its rows (the HNSW graph would be walked far to find them); otherwise the
-HNSW scan is iterative, so it still returns K hits."""
+HNSW scan is iterative, so it still returns K hits. Each hit then lands on its moment: the sentence or
+segment of the chunk that matches the query best (`ytingest.core.moments.locate`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import psycopg
 from psycopg import sql
 
-from ytingest.core.identifiers import is_youtube_video_id
+from ytingest.core.moments import (
+    Similarity,
+    link_at,
+    locate,
+    marks_from_json,
+    terms,
+    units,
+)
+from ytingest.store.speakers import (
+    SpeakerError,
+    Voice,
+    check_channel,
+    resolve_speaker,
+    voices,
+)
 from ytingest.store.vectors import ModelIndex, model_index
+
+__all__ = ["Filters", "Hit", "SearchError", "link_at", "reciprocal_rank_fusion", "search"]
 
 RRF_K = 60  # the usual reciprocal-rank constant: rank 1 scores 1/61, so neither list dominates
 CANDIDATES_PER_HIT = 4
+MAX_QUERY_CHARS = 1000
+SNIPPET_FALLBACK_CHARS = 200  # a chunk written before word marks existed shows its start
 # Below this many matching chunks the filter's rows are ranked exactly. Measured at 100k 384-dim chunks
 # on 2 CPU cores: exact costs ~0.65 us a row (p95 9 ms at 10k rows, plus ~1.3 ms to count them), while the
 # iterative HNSW scan costs more the rarer the filter (p95 21 ms at 5k rows, 9 ms at 10k): they cross near
 # 10k. A bigger archive only makes 10k rows rarer, so HNSW slower there; the cap keeps exact's worst case
 # near 10 ms and its materialised distances (~0.5 MB) inside work_mem.
 EXACT_BELOW_ROWS = 10_000
+# Full text ranks at most this many matching chunks. A query of common words matches thousands, and
+# ranking each costs reading its row: measured in bench/search.py (hybrid p95 and recall@10 against the
+# uncapped ranking) at 100k chunks.
+KEYWORD_RANK_CAP = 1_000
 
 
 class SearchError(ValueError):
@@ -42,12 +65,18 @@ class Hit:
     video_id: str
     channel: str
     title: str
-    speaker: str | None
-    start: float
+    speaker: str | None  # who speaks at `start`: a name, else "speaker N", else the local label
+    start: float  # the moment: where the best-matching sentence or segment of the chunk is spoken
     end: float
-    text: str
-    url: str
+    text: str  # the whole chunk
+    url: str  # opens the video at `start`
     score: float
+    snippet: str = ""  # the matching sentence(s)
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # matched words' spans in `snippet`
+    speakers: list[dict] = field(default_factory=list)  # every speaker of the chunk: label, id, name
+    chunk_start: float = 0.0
+    chunk_end: float = 0.0
+    chunk_id: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,14 +89,6 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) ->
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
-
-
-def link_at(video_id: str, url: str, seconds: float) -> str:
-    """A link that opens the video at `seconds`."""
-    whole = max(0, int(seconds))
-    if is_youtube_video_id(video_id) and ("youtube.com" in url or "youtu.be" in url):
-        return f"https://youtu.be/{video_id}?t={whole}"
-    return f"{url.split('#', 1)[0]}#t={whole}"
 
 
 def _filter_sql(filters: Filters, speaker_id: int | None) -> tuple[sql.Composable, list]:
@@ -91,18 +112,6 @@ def _filter_sql(filters: Filters, speaker_id: int | None) -> tuple[sql.Composabl
         )
         params.append(filters.since)
     return sql.SQL(" AND ").join(clauses), params
-
-
-def _speaker_id(conn: psycopg.Connection, speaker: str | None) -> int | None:
-    if speaker is None:
-        return None
-    if speaker.isascii() and speaker.isdigit():  # '²' is a digit to isdigit(), not to int()
-        row = conn.execute("SELECT speaker_id FROM speakers WHERE speaker_id = %s", (int(speaker),)).fetchone()
-    else:
-        row = conn.execute("SELECT speaker_id FROM speakers WHERE name = %s", (speaker,)).fetchone()
-    if row is None:
-        raise SearchError(f"no speaker {speaker!r}: give a global speaker id or a name set on one")
-    return row[0]
 
 
 def matching_rows(conn: psycopg.Connection, where: sql.Composable, params: list, cap: int) -> int:
@@ -146,25 +155,60 @@ def vector_ranking(
 
 
 def keyword_ranking(
-    conn: psycopg.Connection, model: str, text: str, where: sql.Composable, params: list, limit: int
+    conn: psycopg.Connection,
+    model: str,
+    text: str,
+    where: sql.Composable,
+    params: list,
+    limit: int,
+    cap: int | None = KEYWORD_RANK_CAP,
 ) -> list[int]:
+    """Chunks that hold every word of the query, best ts_rank_cd first. Only the first `cap` matches the
+    GIN index yields are ranked (None: all of them)."""
+    capped = sql.SQL("") if cap is None else sql.SQL(" LIMIT {}").format(sql.Literal(cap))
     statement = sql.SQL(
-        "SELECT c.chunk_id FROM chunks c, websearch_to_tsquery('english', %s) q"
-        " WHERE c.tsv @@ q AND {where} ORDER BY ts_rank_cd(c.tsv, q) DESC, c.chunk_id LIMIT %s"
-    ).format(where=where)
+        "WITH q AS (SELECT websearch_to_tsquery('english', %s) AS q),"
+        " matched AS MATERIALIZED (SELECT c.chunk_id, c.tsv FROM chunks c, q WHERE c.tsv @@ q.q AND {where}{capped})"
+        " SELECT chunk_id FROM matched, q ORDER BY ts_rank_cd(matched.tsv, q.q) DESC, chunk_id LIMIT %s"
+    ).format(where=where, capped=capped)
     rows = conn.execute(statement, [text, model, *params, limit]).fetchall()
     return [row[0] for row in rows]
 
 
+def _validated(conn: psycopg.Connection, text: str, filters: Filters) -> int | None:
+    """The speaker filter's global id; refuses an empty query, an unknown channel or speaker, a future date."""
+    if not text.strip():
+        raise SearchError("the query is empty: say what to look for")
+    if len(text) > MAX_QUERY_CHARS:
+        raise SearchError(f"the query has {len(text)} characters; at most {MAX_QUERY_CHARS}")
+    if filters.since is not None and filters.since > dt.date.today():
+        raise SearchError(f"--since {filters.since.isoformat()} is after today: no video is published yet")
+    try:
+        if filters.channel is not None:
+            check_channel(conn, filters.channel)
+        return None if filters.speaker is None else resolve_speaker(conn, filters.speaker)
+    except SpeakerError as exc:
+        raise SearchError(str(exc)) from exc
+
+
 def search(
-    conn: psycopg.Connection, model: str, text: str, query_vector: np.ndarray, filters: Filters, limit: int
+    conn: psycopg.Connection,
+    model: str,
+    text: str,
+    query_vector: np.ndarray,
+    filters: Filters,
+    limit: int,
+    similarity: Similarity | None = None,
 ) -> list[Hit]:
+    """The top `limit` chunks for the query, each placed on its moment. `similarity` scores sentences
+    against the query (for paraphrases); without it a moment is placed by the query's words alone."""
+    speaker_id = _validated(conn, text, filters)
     index = model_index(conn, model)
     if index is None:
         raise SearchError(f"nothing is embedded with {model!r} yet; materialise text_embeddings first")
     if query_vector.shape != (index.dimensions,):
         raise SearchError(f"query vector has shape {query_vector.shape}, {model} stores {index.dimensions}")
-    where, params = _filter_sql(filters, _speaker_id(conn, filters.speaker))
+    where, params = _filter_sql(filters, speaker_id)
     candidates = limit * CANDIDATES_PER_HIT
     with conn.transaction():
         by_vector = vector_ranking(conn, index, query_vector, where, params, candidates)
@@ -174,9 +218,7 @@ def search(
         return []
     rows = conn.execute(
         """
-        SELECT c.chunk_id, c.video_id, cv.channel_key, v.title, v.url, c.start_s, c.end_s, c.text, c.speakers,
-               (SELECT string_agg(DISTINCT 'speaker ' || ve.speaker_id, ', ') FROM voice_embeddings ve
-                 WHERE ve.video_id = c.video_id AND ve.speaker = ANY(c.speakers))
+        SELECT c.chunk_id, c.video_id, cv.channel_key, v.title, v.url, c.start_s, c.end_s, c.text, c.speakers, c.marks
         FROM chunks c JOIN videos v USING (video_id)
         JOIN LATERAL (SELECT channel_key FROM channel_videos WHERE video_id = c.video_id ORDER BY channel_key LIMIT 1) cv ON true
         WHERE c.chunk_id = ANY(%s)
@@ -184,9 +226,36 @@ def search(
         ([chunk_id for chunk_id, _ in fused],),
     ).fetchall()
     by_id = {row[0]: row for row in rows}
-    hits = []
-    for chunk_id, score in fused:
-        _, video_id, channel, title, url, start, end, text_, local, global_ = by_id[chunk_id]
-        speaker = global_ or (", ".join(local) if local else None)
-        hits.append(Hit(video_id, channel, title, speaker, start, end, text_, link_at(video_id, url, start), round(score, 6)))
-    return hits
+    known = voices(conn, {row[1] for row in rows})
+    scored = _batched(similarity, [(row[7], marks_from_json(row[9] or [])) for row in rows])
+    return [_hit(by_id[chunk_id], score, text, known, scored) for chunk_id, score in fused]
+
+
+def _batched(similarity: Similarity | None, passages: Sequence[tuple[str, Sequence]]) -> Similarity | None:
+    """One call of `similarity` over every unit of every passage, looked up per passage afterwards."""
+    if similarity is None:
+        return None
+    texts = list(dict.fromkeys(t[u.begin : u.end].strip() for t, marks in passages if marks for u in units(t, marks)))
+    table = dict(zip(texts, similarity(texts), strict=True)) if texts else {}
+    return lambda unit_texts: [table[t] for t in unit_texts]
+
+
+def _hit(row: tuple, score: float, query: str, known: dict[tuple[str, str], Voice], similarity: Similarity | None) -> Hit:
+    chunk_id, video_id, channel, title, url, start, end, text, labels, marks = row
+    voice = {label: known.get((video_id, label), Voice(label, None, None)) for label in labels}
+    moment = locate(query, text, marks_from_json(marks or []), similarity)
+    if moment is None:
+        snippet = text[:SNIPPET_FALLBACK_CHARS]
+        wanted = {stem for stem, _, _ in terms(query)}
+        at, until, local = start, end, labels[0] if labels else None
+        highlights = [(b, e) for stem, b, e in terms(snippet) if stem in wanted]
+    else:
+        snippet, highlights = moment.snippet, list(moment.highlights)
+        at, until, local = moment.start, moment.end, moment.speaker
+    speaker = voice.get(local, Voice(local, None, None)).display if local is not None else None
+    return Hit(
+        video_id, channel, title, speaker, at, until, text, link_at(video_id, url, at), round(score, 6),
+        snippet=snippet, highlights=highlights,
+        speakers=[{"label": v.label, "id": v.speaker_id, "name": v.name} for v in voice.values()],
+        chunk_start=start, chunk_end=end, chunk_id=chunk_id,
+    )  # fmt: skip

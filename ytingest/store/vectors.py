@@ -15,11 +15,12 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from ytingest.core.moments import Mark, marks_to_json
 from ytingest.store.bulk import copy_rows
 
 INDEX_LOCK_ID = 0x7974_7665  # "ytve"
 HNSW_MAX_DIMENSIONS = {"vector": 2000, "halfvec": 4000}
-CHUNK_TYPES = ("text", "text", "int4", "float8", "float8", "text[]", "int4", "text", "vector")
+CHUNK_TYPES = ("text", "text", "int4", "float8", "float8", "text[]", "int4", "text", "vector", "jsonb")
 
 
 class DimensionMismatch(ValueError):
@@ -94,6 +95,7 @@ class ChunkRow:
     speakers: Sequence[str]
     token_count: int
     text: str
+    marks: Sequence[Mark] = ()  # the words' places, times and speakers (ytingest.core.moments)
 
 
 def replace_chunks(
@@ -107,12 +109,15 @@ def replace_chunks(
         raise ValueError(f"{video_id}: refusing to store NaN or infinite vectors")
     conn.execute("DELETE FROM chunks WHERE video_id = %s AND model = %s", (video_id, model))
     rows = (
-        (video_id, model, c.idx, c.start_s, c.end_s, list(c.speakers), c.token_count, c.text, vector)
+        (
+            video_id, model, c.idx, c.start_s, c.end_s, list(c.speakers), c.token_count, c.text, vector,
+            marks_to_json(c.marks) if c.marks else None,
+        )
         for c, vector in zip(chunks, vectors, strict=True)
-    )
+    )  # fmt: skip
     return copy_rows(
         conn,
-        "COPY chunks (video_id, model, idx, start_s, end_s, speakers, token_count, text, embedding)"
+        "COPY chunks (video_id, model, idx, start_s, end_s, speakers, token_count, text, embedding, marks)"
         " FROM STDIN WITH (FORMAT BINARY)",
         rows,
         CHUNK_TYPES,
