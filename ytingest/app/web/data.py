@@ -18,6 +18,7 @@ import numpy as np
 from ytingest.core.identifiers import is_youtube_video_id, validate_video_id
 from ytingest.settings import get_settings
 from ytingest.store import catalog
+from ytingest.store import speakers as speaker_store
 from ytingest.store.search import Filters, Hit, search
 
 
@@ -93,7 +94,18 @@ class Archive:
         with self._lock:
             if self._encoder is None:
                 self._encoder = self._stack.enter_context(TextEncoderResource().session())
-            return self._encoder.plan.name, self._encoder.encode([text])[0]
+            return self._encoder.plan.name, self._encoder.encode_query(text)
+
+    def similarity(self, query_vector: np.ndarray):
+        """Sentence-to-query similarity for placing a hit on its moment, as `ytingest search` does."""
+
+        def score(texts):
+            with self._lock:
+                encoded = self._encoder.encode(list(texts))
+            norms = np.linalg.norm(encoded, axis=1) * np.linalg.norm(query_vector)
+            return (encoded @ query_vector / np.where(norms > 0, norms, 1.0)).tolist()
+
+        return score
 
     def warm_up(self) -> None:
         """Load the encoder before the first search asks for it (a cold load takes seconds to a minute)."""
@@ -119,7 +131,7 @@ def search_hits(
         raise DataError("type something to search for")
     model, vector = archive.encode(query)
     with archive.connect() as conn:
-        return search(conn, model, query, vector, Filters(channel, speaker, since), limit)
+        return search(conn, model, query, vector, Filters(channel, speaker, since), limit, archive.similarity(vector))
 
 
 def hit_moments(archive: Archive, hits: list[Hit], query: str) -> list[Line | None]:
@@ -225,45 +237,10 @@ def list_speakers(archive: Archive) -> list[Speaker]:
 
 
 def rename_speaker(archive: Archive, speaker_id: int, name: str) -> None:
-    name = " ".join(name.split())
-    if not name or len(name) > 100:
-        raise DataError("a speaker's name is 1 to 100 characters")
-    if name.isdigit():
-        raise DataError("a speaker's name cannot be a number (numbers are speaker ids in --speaker)")
     with archive.connect() as conn:
-        taken = conn.execute(
-            "SELECT speaker_id FROM speakers WHERE name = %s AND speaker_id <> %s", (name, speaker_id)
-        ).fetchone()
-        if taken:
-            raise DataError(f"speaker {taken[0]} is already called {name!r}; merge them instead")
-        if conn.execute("UPDATE speakers SET name = %s WHERE speaker_id = %s", (name, speaker_id)).rowcount == 0:
-            raise DataError(f"no speaker {speaker_id}")
+        speaker_store.name_speaker(conn, speaker_id, name)
 
 
 def merge_speakers(archive: Archive, keep: int, other: int) -> None:
-    """`other`'s voices become `keep`'s: the centroid is the video-weighted mean of both, the name is
-    `keep`'s, else `other`'s; `other` is removed. One transaction."""
-    if keep == other:
-        raise DataError("pick two different speakers to merge")
     with archive.connect() as conn:
-        rows = {
-            row[0]: row
-            for row in conn.execute(
-                "SELECT speaker_id, model, centroid, videos, name FROM speakers"
-                " WHERE speaker_id = ANY(%s) FOR UPDATE",
-                ([keep, other],),
-            )
-        }
-        for speaker_id in (keep, other):
-            if speaker_id not in rows:
-                raise DataError(f"no speaker {speaker_id}")
-        if rows[keep][1] != rows[other][1]:
-            raise DataError(f"speakers {keep} and {other} come from different voice models")
-        merged = sum(rows[s][2].to_numpy() * max(rows[s][3], 1) for s in (keep, other))
-        conn.execute("UPDATE voice_embeddings SET speaker_id = %s WHERE speaker_id = %s", (keep, other))
-        conn.execute("DELETE FROM speakers WHERE speaker_id = %s", (other,))
-        conn.execute(
-            "UPDATE speakers SET centroid = %s::vector, videos = videos + %s, name = coalesce(name, %s)"
-            " WHERE speaker_id = %s",
-            (merged / np.linalg.norm(merged), rows[other][3], rows[other][4], keep),
-        )
+        speaker_store.merge_speakers(conn, keep, other)

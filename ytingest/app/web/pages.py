@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from resources.models.errors import ModelError
+from ytingest.app.searching import hit_to_json
 from ytingest.app.web import data, export
 from ytingest.app.web.security import (
     CSRF_FIELD,
@@ -135,7 +136,7 @@ async def api_search(request: Request) -> Response:
         hits = await run_in_threadpool(data.search_hits, request.app.state.archive, **args)
     except (BadRequest, SearchError, data.DataError, ModelError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    return JSONResponse([hit.as_dict() for hit in hits])
+    return JSONResponse([hit_to_json(hit) for hit in hits])
 
 
 def _video_id(request: Request) -> str:
