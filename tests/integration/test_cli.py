@@ -73,9 +73,11 @@ def test_channels_add_checks_that_the_url_lists_something(archive, instance, sam
     assert ytingest("channels", "add", sample_server.rss_url, "--key", "sample").returncode == 0
 
 
-def test_failed_ingest_leaves_no_channel_behind(archive, instance):
+def test_failed_ingest_leaves_no_channel_behind(archive, instance, offline_models, monkeypatch):
+    monkeypatch.setenv("MODELS_DIR", str(offline_models.manifest.parent))  # the models pass; the feed fails
     result = ytingest("ingest", DEAD_FEED)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "127.0.0.1:9" in result.stderr, result.stderr
     assert json.loads(ytingest("channels", "list", "--json").stdout) == []
     assert instance.get_dynamic_partitions("channels") == []
 
