@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import psycopg
+from pgvector.psycopg import register_vector
 
 from ytingest.store.transcripts import replace_voice_embeddings
 
@@ -31,6 +32,7 @@ def test_rerun_replaces_a_videos_voices_in_the_centroids(archive):
     x, y = _unit(1, 0, 0, 0), _unit(0, 1, 0, 0)
     near_x, far = _unit(1, 0.3, 0, 0), _unit(0, 0, 1, 0)
     with psycopg.connect(archive) as conn:
+        register_vector(conn)  # as the project's pooled connections are
         for video_id in ("video1", "video2"):
             conn.execute("INSERT INTO videos (video_id, source_id, url, title) VALUES (%s, %s, 'u', 't')", (video_id, video_id))
         first = _store(conn, "video1", {"A": x, "B": y})
