@@ -1,13 +1,11 @@
-"""The web app's plain parts: passage marking (escaped), transcript export, links from Dagster metadata,
+"""The web app's plain parts: passage marking (escaped), links from Dagster metadata,
 and the guard that decides which changes go through."""
 
-import json
 
 import pytest
 from starlette.requests import Request
 
-from ytingest.app.web.data import Line, Video
-from ytingest.app.web.export import to_json, to_srt, to_vtt
+from ytingest.app.web.data import Line
 from ytingest.app.web.pages import mark
 from ytingest.app.web.security import CSRF_COOKIE, Guard, is_loopback
 from ytingest.core.web_links import MAX_LINKS, video_page_url, video_pages_markdown
@@ -26,25 +24,6 @@ def test_mark_escapes_everything_and_marks_the_query_words():
     assert str(mark("<i>amp</i>", "amp")) == "&lt;i&gt;<mark>amp</mark>&lt;/i&gt;"  # never inside an entity
     assert str(mark("a (b) c", "(b")) == "a (b) c"  # short words and regex characters mark nothing
     assert str(mark("<x>", "")) == "&lt;x&gt;"
-
-
-def test_srt_and_vtt_cues_with_speakers():
-    srt = to_srt(LINES)
-    assert srt == (
-        "1\n00:00:00,500 --> 00:00:02,250\nAda: Welcome back to the show.\n\n"
-        "2\n01:02:05,000 --> 01:02:06,500\n1 < 2 & <b>bold</b>\n"
-    )
-    vtt = to_vtt(LINES)
-    assert vtt.startswith("WEBVTT\n\n00:00:00.500 --> 00:00:02.250\n<v Ada>Welcome back to the show.\n")
-    assert "01:02:05.000 --> 01:02:06.500\n1 &lt; 2 &amp; &lt;b&gt;bold&lt;/b&gt;\n" in vtt
-
-
-def test_json_export_keeps_speaker_ids_and_labels():
-    video = Video("vid1", "T", "https://example.com/v", "c", None, 10.0)
-    doc = json.loads(to_json(video, LINES))
-    assert doc["video_id"] == "vid1" and len(doc["segments"]) == 2
-    assert doc["segments"][0]["speaker"] == {"label": "SPEAKER_00", "id": 3, "name": "Ada"}
-    assert doc["segments"][1]["speaker"] is None
 
 
 def test_video_page_links_follow_the_base_url(monkeypatch):

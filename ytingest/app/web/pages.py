@@ -22,7 +22,8 @@ from starlette.templating import Jinja2Templates
 
 from resources.models.errors import ModelError
 from ytingest.app.searching import hit_to_json
-from ytingest.app.web import data, export
+from ytingest.app.transcripts import TranscriptError, render_transcript
+from ytingest.app.web import data
 from ytingest.app.web.security import (
     CSRF_FIELD,
     TOKEN_FIELD,
@@ -157,8 +158,11 @@ async def video_page(request: Request) -> Response:
     if video is None:
         return _render(request, "missing.html", {"what": f"no video {video_id}"}, status=404)
     lines = await run_in_threadpool(data.transcript_segments, archive, video_id)
-    context = {"video": video, "lines": lines, "start": start, "player": _player(video, video_id), "formats": export.FORMATS}
+    context = {"video": video, "lines": lines, "start": start, "player": _player(video, video_id), "formats": DOWNLOADS}
     return _render(request, "video.html", context)
+
+
+DOWNLOADS = {"srt": "application/x-subrip", "vtt": "text/vtt", "json": "application/json"}
 
 
 async def transcript_download(request: Request) -> Response:
@@ -168,15 +172,19 @@ async def transcript_download(request: Request) -> Response:
         video_id = _video_id(request)
     except BadRequest:
         return PlainTextResponse("not a video id", status_code=400)
-    if fmt not in export.FORMATS:
+    if fmt not in DOWNLOADS:
         return PlainTextResponse(f"unknown format {fmt!r}: srt, vtt or json", status_code=404)
-    video = await run_in_threadpool(data.video, archive, video_id)
-    lines = await run_in_threadpool(data.transcript_segments, archive, video_id)
-    if video is None or not lines:
+
+    def render() -> str:
+        with archive.connect() as conn:
+            return render_transcript(conn, video_id, fmt)
+
+    try:
+        body = await run_in_threadpool(render)  # the same files `ytingest transcript` writes
+    except TranscriptError:
         return PlainTextResponse(f"no transcript for {video_id}", status_code=404)
-    body = export.render(fmt, video, lines)
     disposition = f'attachment; filename="{video_id}.{fmt}"'  # a validated id: no quotes or separators
-    return Response(body, media_type=export.FORMATS[fmt], headers={"content-disposition": disposition})
+    return Response(body, media_type=DOWNLOADS[fmt], headers={"content-disposition": disposition})
 
 
 async def audio(request: Request) -> Response:
