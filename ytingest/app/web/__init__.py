@@ -4,9 +4,7 @@ Starlette and Jinja2 on the same settings and database as the other commands."""
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -46,14 +44,6 @@ def serve(host: str, port: int) -> int:
 
     postgres = PostgresResource()
     postgres.resolved_url()  # a bad DATABASE_URL fails here, with one line, not on the first page
-    if get_settings().embedding_model is None:
-        with postgres.connect() as conn:
-            models = [row[0] for row in conn.execute("SELECT model FROM embedding_models")]
-        # `make demo` embeds with a model from a local directory that it chose itself; without this the
-        # server would look for the profile's model (on the hub) and find no chunks made with it.
-        if len(models) == 1 and Path(models[0]).is_dir():
-            os.environ["EMBEDDING_MODEL"] = models[0]
-            print(f"  EMBEDDING_MODEL is unset: searching with the archive's model, {models[0]}")
     app = create_app(host)
     guard: Guard = app.state.guard
     print(f"ytingest web on http://{host}:{port}  (Ctrl-C stops it)")
