@@ -11,7 +11,6 @@ import io
 import itertools
 import json
 
-import psycopg
 import pytest
 import srt
 import webvtt
@@ -28,6 +27,7 @@ from ytingest.offline.sample_channel import (
     generate_channel,
 )
 from ytingest.offline.timed_episodes import Placed, laid_out_episode
+from ytingest.store.database import connection
 
 AT = dt.datetime(2026, 11, 7, 15, tzinfo=dt.UTC)
 PHRASE = "The lighthouse keeper painted every stair a bright shade of blue."
@@ -110,7 +110,7 @@ def _store_as_text_embeddings_does(conn, episodes):
 
 def test_a_phrase_90_s_into_a_4_minute_episode_comes_back_first_at_its_time(archive, four_minutes, smoke_model_settings):
     episodes = four_minutes.episodes
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:  # pooled: pgvector's types registered, as the project's are
         conn.execute("INSERT INTO channels (key, url, kind) VALUES ('fourmin', 'http://127.0.0.1:9/feed.rss', 'feed')")
         for episode in episodes:
             conn.execute(
@@ -142,7 +142,7 @@ def test_moment_rolling_track_speakers_and_transcripts(archive, instance, channe
     with LoopbackChannel(channel) as site:
         register_channel(site.rss_url, key="moments")
         _ingest(instance, "moments")
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:  # pooled: pgvector's types registered, as the project's are
         ids = dict(conn.execute("SELECT source_id, video_id FROM videos").fetchall())
         assert conn.execute("SELECT count(*) FROM chunks WHERE marks IS NULL").fetchone()[0] == 0
     spoken = next(u for u in channel.episode("talkshow001").utterances if u.text == PHRASE)
@@ -152,7 +152,7 @@ def test_moment_rolling_track_speakers_and_transcripts(archive, instance, channe
     assert top["speakers"] and all({"label", "id", "name"} <= set(s) for s in top["speakers"])
 
     # A plain two-line rolling track from the watch page's <track>: every line stored once, at its own time.
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:  # pooled: pgvector's types registered, as the project's are
         stored = conn.execute(
             "SELECT start_s, text FROM transcript_segments WHERE video_id = %s ORDER BY idx", (ids["rolling0002"],)
         ).fetchall()
@@ -181,7 +181,7 @@ def test_moment_rolling_track_speakers_and_transcripts(archive, instance, channe
 
     # Transcripts: SRT and VTT that independent subtitle libraries read back, with the speaker's name.
     video = ids["talkshow001"]
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:  # pooled: pgvector's types registered, as the project's are
         segments = conn.execute(
             "SELECT start_s, end_s, text FROM transcript_segments WHERE video_id = %s ORDER BY idx", (video,)
         ).fetchall()

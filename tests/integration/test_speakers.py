@@ -2,9 +2,9 @@
 one, and listing shows videos, talk time and a link to a moment each speaker talks."""
 
 import numpy as np
-import psycopg
 import pytest
 
+from ytingest.store.database import connection
 from ytingest.store.speakers import (
     SpeakerError,
     list_speakers,
@@ -35,7 +35,7 @@ def _video(conn, video_id: str, channel: str, voices: dict[str, tuple[np.ndarray
 
 def test_names_survive_rematching_and_merges_keep_them(archive):
     ada, bob, bob_again = _voice(1), _voice(2), _voice(2) + _voice(9) * 0.05
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:  # pooled: pgvector's types registered, as the project's are
         conn.execute("INSERT INTO channels (key, url, kind) VALUES ('one', 'http://one', 'feed'), ('two', 'http://two', 'feed')")
         first = {m.speaker: m.speaker_id for m in _video(conn, "v1", "one", {"S0": (ada, 30.0), "S1": (bob, 12.0)})}
         name_speaker(conn, first["S0"], "  Ada   Lovelace ")

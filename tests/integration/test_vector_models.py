@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
 
 from tests.support.runs import materialize
@@ -66,7 +65,10 @@ def test_two_models_of_different_sizes_each_use_their_own_index(
     with LoopbackChannel(channel) as site:
         key, _ = register_channel(site.rss_url, key="vectors")
         assert materialize(instance, key, AT.date(), all_assets).success
-    big = smoke_model_settings["EMBEDDING_MODEL"]
+    from resources.models.locate import find_model
+    from ytingest.settings import get_settings
+
+    big = find_model("text_encoder", get_settings())[0].name  # what MODELS_DIR's set embeds with
     monkeypatch.setenv("EMBEDDING_MODEL", str(small_encoder))
     assert materialize(instance, key, AT.date(), {"text_embeddings"}).success
 
@@ -139,7 +141,7 @@ def test_text_embeddings_pools_videos_into_full_batches_spying_sentence_transfor
     monkeypatch.setenv("CHUNK_OVERLAP_TOKENS", "0")
     key, _ = register_channel("http://127.0.0.1:9/pooled.rss", key="pooled")
     ids = ["pool0", "pool1", "pool2", "poolNoTranscript"]
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:  # pooled: pgvector's types registered, as the project's are
         for video_id in ids:
             conn.execute(
                 "INSERT INTO videos (video_id, source_id, url, title, published_date, partition_date, date_exact)"
@@ -165,7 +167,7 @@ def test_text_embeddings_pools_videos_into_full_batches_spying_sentence_transfor
     monkeypatch.setattr(SentenceTransformer, "encode", spy)
     assert materialize(instance, key, AT.date(), {"text_embeddings"}).success
 
-    with psycopg.connect(archive) as conn:
+    with connection(archive) as conn:  # pooled: pgvector's types registered, as the project's are
         per_video = dict(conn.execute("SELECT video_id, count(*) FROM chunks GROUP BY video_id").fetchall())
         failed = conn.execute("SELECT video_id, reason FROM video_steps WHERE asset = 'text_embeddings' AND status = 'failed'").fetchall()
     assert set(per_video) == set(ids[:3]) and all(count >= 3 for count in per_video.values())

@@ -87,14 +87,15 @@ def test_a_run_fails_at_its_first_step_naming_the_variable(archive, instance, mo
     from ingest_assets.partitions import partition_key
 
     instance.add_dynamic_partitions("channels", ["settings-check"])
+    built = defs()  # the code location loaded with good settings; the step's process then sees a bad one
     monkeypatch.setenv("DOWNLOAD_RETRIES", "many")
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     result = dg.materialize(
-        [defs().get_assets_def("videos")],
+        [built.get_assets_def("videos")],
         partition_key=str(partition_key("settings-check", dt.date(2026, 11, 8))),
         instance=instance,
-        resources=defs().resources,
+        resources=built.resources,
         raise_on_error=False,
     )
     assert not result.success
