@@ -28,9 +28,6 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
     settings = get_settings()
     version = f"{SAMPLE_RATE}|{','.join(settings.caption_languages)}"
     work = plan(context, postgres, ASSET, (), version, current=catalog.audio_is_current)
-    seconds = 0.0
-    caption_count = 0
-    caption_errors: dict[str, str] = {}
     for video in work.todo:
 
         def compute(video=video) -> DownloadedAudio:
@@ -48,19 +45,12 @@ def audio(context: dg.AssetExecutionContext, postgres: PostgresResource, media: 
         result = run_video(context, postgres, work, video.video_id, compute, write, note=_caption_note)
         if result is None:
             continue
-        seconds += result.duration_seconds
-        caption_count += len(result.captions)
+        work.report.tally(video.video_id, audio_hours=result.duration_seconds / 3600, caption_files=len(result.captions))
         if note := _caption_note(result):
-            caption_errors[video.video_id] = note
+            work.report.remark("caption_errors", video.video_id, note)
             context.log.warning(f"{video.video_id} {note}")
-    return dg.MaterializeResult(
-        metadata={
-            **work.report.metadata(),
-            "audio_hours": round(seconds / 3600, 4),
-            "caption_files": caption_count,
-            "caption_errors": dg.MetadataValue.json(caption_errors),
-        }
-    )
+    work.report.publish(context)
+    return dg.MaterializeResult()
 
 
 def _caption_note(result: DownloadedAudio) -> str | None:

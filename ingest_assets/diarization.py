@@ -41,7 +41,6 @@ def diarization(
     `segment_speakers`). Audio without speech gives zero speakers, not an error. When only the transcript
     changed, the stored turns of the same audio are reused and only the labels are redone."""
     settings = get_settings()
-    speakers_found = reused = 0
     with diarizer.session(context) as session:
         version = f"{session.plan.name}|{settings.min_speakers}-{settings.max_speakers}"
         work = plan(context, postgres, ASSET, ("audio", "transcripts"), version)
@@ -79,19 +78,11 @@ def diarization(
 
             result = run_video(context, postgres, work, video.video_id, compute, write)
             if result is not None:
-                speakers_found += result.speakers
-                reused += result.reused
+                work.report.tally(video.video_id, speakers_found=result.speakers, turns_reused=int(result.reused))
     with postgres.connect() as conn:
         check_results = diarization_checks(conn, work.video_ids)
-    return dg.MaterializeResult(
-        check_results=check_results,
-        metadata={
-            **work.report.metadata(),
-            "speakers_found": speakers_found,
-            "turns_reused": reused,
-            **session.metadata(),
-        },
-    )
+    work.report.publish(context)
+    return dg.MaterializeResult(check_results=check_results, metadata=session.metadata())
 
 
 def _same_audio_and_model(work: Plan, video_id: str) -> bool:

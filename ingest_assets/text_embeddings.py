@@ -46,30 +46,30 @@ def text_embeddings(
     several videos at once and stored with the model's name; one table serves every model, each with its
     own partial HNSW index."""
     settings = get_settings()
-    chunks_written = 0
     with text_encoder.session(context) as session:
         model_name = session.plan.name
         version = f"{model_name}|{settings.chunk_tokens}|{settings.chunk_overlap_tokens}|marks"
         work = plan(context, postgres, ASSET, ("transcripts", "diarization"), version)
 
         def write(conn: psycopg.Connection, result: tuple[list[Chunk], np.ndarray], video_id: str) -> None:
-            nonlocal chunks_written
             chunks, vectors = result
             if chunks:  # the index needs the model's size: nothing to store must not load the model
                 ensure_model_index(conn, model_name, session.dimensions, halfvec=settings.halfvec_index)
             rows = [ChunkRow(c.index, c.start, c.end, c.speakers, c.token_count, c.text, c.marks) for c in chunks]
-            chunks_written += replace_chunks(conn, video_id, model_name, rows, vectors)
+            replace_chunks(conn, video_id, model_name, rows, vectors)
 
         chunked = ((v.video_id, _chunked(postgres, session, v.video_id)) for v in work.todo)
         for group in _groups(chunked, ENCODE_GROUP_CHUNKS):
             for video_id, outcome in _embedded(session, group):
                 compute = partial(_outcome, outcome)
-                run_video(context, postgres, work, video_id, compute, partial(write, video_id=video_id))
+                stored = run_video(context, postgres, work, video_id, compute, partial(write, video_id=video_id))
+                if stored is not None:
+                    work.report.tally(video_id, chunks_written=len(stored[0]))
     with postgres.connect() as conn:
         check_results = text_checks(conn, work.video_ids, model_name)
+    work.report.publish(context)
     return dg.MaterializeResult(
-        check_results=check_results,
-        metadata={**work.report.metadata(), "chunks_written": chunks_written, "embedding_model": model_name, **session.metadata()}
+        check_results=check_results, metadata={"embedding_model": model_name, **session.metadata()}
     )
 
 

@@ -46,9 +46,6 @@ def transcripts(
     """
     settings = get_settings()
     fetcher = TranscriptFetcher(settings.caption_languages)
-    sources = {"captions": 0, "asr": 0}
-    caption_fallbacks: dict[str, str | None] = {}
-    audio_seconds = 0.0
     with whisper.session(context) as asr:
         version = f"{asr.plan.name}|{','.join(settings.caption_languages)}|words={settings.whisper_word_timestamps}"
         work = plan(context, postgres, ASSET, ("audio",), version)
@@ -90,22 +87,17 @@ def transcripts(
                 )  # fmt: skip
                 if result is not None:
                     if result.notes:
-                        caption_fallbacks[video_id] = _caption_note(result)
-                    sources[result.source] += 1
-                    audio_seconds += result.audio_seconds
+                        work.report.remark("caption_fallbacks", video_id, _caption_note(result))
+                    work.report.tally(
+                        video_id,
+                        from_captions=int(result.source == "captions"),
+                        from_asr=int(result.source == "asr"),
+                        audio_hours=result.audio_seconds / 3600,
+                    )
     with postgres.connect() as conn:
         check_results = transcript_checks(conn, work.video_ids)
-    return dg.MaterializeResult(
-        check_results=check_results,
-        metadata={
-            **work.report.metadata(),
-            "from_captions": sources["captions"],
-            "from_asr": sources["asr"],
-            "caption_fallbacks": dg.MetadataValue.json(caption_fallbacks),
-            "audio_hours": round(audio_seconds / 3600, 4),
-            **asr.metadata(),
-        }
-    )
+    work.report.publish(context)
+    return dg.MaterializeResult(check_results=check_results, metadata=asr.metadata())
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import dagster as dg
 import psycopg
 
-from ingest_assets.partitions import dates_by_channel, selected_videos
+from ingest_assets.partitions import dates_by_channel, partition_key, selected_videos
 from resources.postgres import PostgresResource
 from ytingest.core.web_links import video_pages_markdown
 from ytingest.store import catalog
@@ -35,22 +35,47 @@ class VideoFailed(Exception):
 
 @dataclass
 class StepReport:
+    """What a step did to each video, told per partition: Dagster gives every partition of a run over a
+    range of dates the step's one materialization, so each partition's metadata is added on its own
+    (`publish`) and lists only its own videos."""
+
     asset: str
-    counts: Counter[str] = field(default_factory=Counter)
+    partitions: dict[str, list[str]] = field(default_factory=dict)  # partition key -> its video ids
+    outcome: dict[str, str] = field(default_factory=dict)  # video -> succeeded | already_done
     failures: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
-    video_ids: list[str] = field(default_factory=list)
+    tallies: dict[str, Counter[str]] = field(default_factory=dict)  # video -> the step's own numbers
+    remarks: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> video -> text
 
-    def metadata(self) -> dict[str, Any]:
+    def tally(self, video_id: str, **amounts: float) -> None:
+        self.tallies.setdefault(video_id, Counter()).update(amounts)
+
+    def remark(self, name: str, video_id: str, text: str) -> None:
+        texts = self.remarks.setdefault(name, {})
+        texts[video_id] = f"{texts[video_id]}; {text}" if video_id in texts else text
+
+    def metadata(self, video_ids: list[str]) -> dict[str, Any]:
+        mine = set(video_ids)
+        names = dict.fromkeys(name for counter in self.tallies.values() for name in counter)
+        totals = {name: sum(self.tallies.get(v, Counter())[name] for v in video_ids) for name in names}
         return {
-            "videos_done": self.counts["succeeded"],
-            "videos_already_done": self.counts["already_done"],
-            "videos_skipped": len(self.skipped),
-            "videos_failed": len(self.failures),
-            "failures": dg.MetadataValue.json(self.failures),
-            "skipped": dg.MetadataValue.json(self.skipped),
-            "video_pages": dg.MetadataValue.md(video_pages_markdown(self.video_ids)),
+            "videos_done": sum(self.outcome.get(v) == "succeeded" for v in video_ids),
+            "videos_already_done": sum(self.outcome.get(v) == "already_done" for v in video_ids),
+            "videos_skipped": sum(v in self.skipped for v in video_ids),
+            "videos_failed": sum(v in self.failures for v in video_ids),
+            "failures": dg.MetadataValue.json({v: r for v, r in self.failures.items() if v in mine}),
+            "skipped": dg.MetadataValue.json({v: r for v, r in self.skipped.items() if v in mine}),
+            "video_pages": dg.MetadataValue.md(video_pages_markdown(video_ids)),
+            **{name: round(total, 4) if isinstance(total, float) else total for name, total in totals.items()},
+            **{
+                name: dg.MetadataValue.json({v: text for v, text in texts.items() if v in mine})
+                for name, texts in self.remarks.items()
+            },
         }
+
+    def publish(self, context: dg.AssetExecutionContext) -> None:
+        for key in context.partition_keys:
+            context.add_asset_metadata(self.metadata(self.partitions.get(str(key), [])), partition_key=key)
 
 
 @dataclass(frozen=True)
@@ -63,16 +88,21 @@ class Plan:
     previous: dict[str, catalog.StepStatus]  # per video: this step's last outcome, if any
 
 
-def partition_videos(context: dg.AssetExecutionContext, postgres: PostgresResource) -> list[catalog.VideoRow]:
-    """The videos of every (channel, date) partition in this run, each once."""
+def partition_videos(
+    context: dg.AssetExecutionContext, postgres: PostgresResource
+) -> tuple[list[catalog.VideoRow], dict[str, list[str]]]:
+    """The videos of every (channel, date) partition in this run, each once, and each partition's ids."""
     seen: dict[str, catalog.VideoRow] = {}
+    partitions: dict[str, list[str]] = {}
     only = selected_videos(context.run.tags)
     with postgres.connect() as conn:
         for channel_key, dates in dates_by_channel(context.partition_keys).items():
             for video in catalog.videos_in_partition(conn, channel_key, dates):
-                if only is None or video.video_id in only:
-                    seen.setdefault(video.video_id, video)
-    return list(seen.values())
+                if (only is None or video.video_id in only) and video.video_id not in seen:
+                    seen[video.video_id] = video
+                    key = str(partition_key(channel_key, video.partition_date))
+                    partitions.setdefault(key, []).append(video.video_id)
+    return list(seen.values()), partitions
 
 
 def plan(
@@ -85,8 +115,8 @@ def plan(
 ) -> Plan:
     """Split the partition's videos into to-do, already done (same version, same upstream results and,
     where `current` is given, output still in place) and skipped (upstream not done)."""
-    videos = partition_videos(context, postgres)
-    report = StepReport(asset, video_ids=[v.video_id for v in videos])
+    videos, partitions = partition_videos(context, postgres)
+    report = StepReport(asset, partitions)
     ids = [v.video_id for v in videos]
     todo, inputs = [], {}
     with postgres.connect() as conn:
@@ -110,7 +140,7 @@ def plan(
                 and mine.inputs == inputs[video.video_id]
                 and (current is None or current(conn, video.video_id))
             ):
-                report.counts["already_done"] += 1
+                report.outcome[video.video_id] = "already_done"
                 continue
             todo.append(video)
     for video_id, reason in report.skipped.items():
@@ -160,5 +190,5 @@ def run_video(
                 conn, video_id, report.asset, "failed", reason, context.run_id, version, inputs, permanent
             )
         return None
-    report.counts["succeeded"] += 1
+    report.outcome[video_id] = "succeeded"
     return result

@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from ingest_assets.partitions import dates_by_channel, per_video_asset
+from ingest_assets.partitions import dates_by_channel, partition_key, per_video_asset
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.core.identifiers import video_id_for
@@ -29,7 +29,7 @@ def videos(context: dg.AssetExecutionContext, postgres: PostgresResource, media:
     """
     settings = get_settings()
     failures: dict[str, str] = {}
-    found: list[catalog.VideoRow] = []
+    found: dict[str, list[catalog.VideoRow]] = {}  # partition key -> its videos
     for channel_key, dates in dates_by_channel(context.partition_keys).items():
         with postgres.connect() as conn:
             row = catalog.channel(conn, channel_key)
@@ -43,20 +43,26 @@ def videos(context: dg.AssetExecutionContext, postgres: PostgresResource, media:
             failures[channel_key] = exc.reason
             continue
         with postgres.connect() as conn:
-            found.extend(catalog.videos_in_partition(conn, channel_key, dates))
+            for video in catalog.videos_in_partition(conn, channel_key, dates):
+                found.setdefault(str(partition_key(channel_key, video.partition_date)), []).append(video)
     if failures:
         raise dg.Failure(
             description="could not list: " + "; ".join(f"{k}: {v}" for k, v in failures.items()),
             metadata={"failed_channels": dg.MetadataValue.json(failures)},
         )
-    preview = "\n".join(f"| {v.partition_date} | {v.video_id} | {v.title.replace('|', '/')} |" for v in found[:50])
-    return dg.MaterializeResult(
-        metadata={
-            "videos": len(found),
-            "video_pages": dg.MetadataValue.md(video_pages_markdown([v.video_id for v in found])),
-            "preview": dg.MetadataValue.md("| date | id | title |\n|---|---|---|\n" + preview),
-        }
-    )
+    # Each partition lists its own videos, also in a run over a range of dates.
+    for key in context.partition_keys:
+        context.add_asset_metadata(_metadata(found.get(str(key), [])), partition_key=key)
+    return dg.MaterializeResult()
+
+
+def _metadata(videos: list[catalog.VideoRow]) -> dict:
+    preview = "\n".join(f"| {v.partition_date} | [{v.video_id}]({v.url}) | {v.title.replace('|', '/')} |" for v in videos[:50])
+    return {
+        "videos": len(videos),
+        "video_pages": dg.MetadataValue.md(video_pages_markdown([v.video_id for v in videos])),
+        "preview": dg.MetadataValue.md("| date | id | title |\n|---|---|---|\n" + preview if videos else "no videos"),
+    }
 
 
 def _refresh_listing(context, postgres, media, row: catalog.ChannelRow, max_age_minutes: int) -> None:

@@ -59,8 +59,6 @@ def voice_embeddings(
     prints are rejected with a reason; each print joins the global speaker it matches above
     SPEAKER_MATCH_THRESHOLD (cosine), or starts a new one, so one voice across videos gets one id."""
     settings = get_settings()
-    linked = new = 0
-    rejected: dict[str, str] = {}
     with voice_encoder.session(context) as session:
         version = f"{session.plan.name}|{settings.voice_max_seconds}|{settings.speaker_match_threshold}"
         work = plan(context, postgres, ASSET, ("diarization",), version)
@@ -82,30 +80,26 @@ def voice_embeddings(
                 for (speaker, (_, seconds)), vector in zip(clips.items(), vectors, strict=True):
                     norm = float(np.linalg.norm(vector)) if vector.size else 0.0
                     if vector.size == 0 or not np.isfinite(vector).all() or norm == 0:
-                        rejected[f"{video_id}/{speaker}"] = "embedding is empty, zero or not finite"
+                        work.report.remark("rejected_voices", video_id, f"{speaker}: embedding is empty, zero or not finite")
                         context.log.warning(f"{video_id}: voice of {speaker} rejected: not a usable embedding")
                         continue
                     prints[speaker] = (vector, seconds)
                 return prints
 
-            def write(conn, prints, video_id=video.video_id) -> None:
-                nonlocal linked, new
-                matches = transcript_store.replace_voice_embeddings(
+            matches = []
+
+            def write(conn, prints, video_id=video.video_id, matches=matches) -> None:
+                matches[:] = transcript_store.replace_voice_embeddings(
                     conn, video_id, session.plan.name, prints, settings.speaker_match_threshold
                 )
-                new += sum(m.created for m in matches)
-                linked += sum(not m.created for m in matches)
 
-            run_video(context, postgres, work, video.video_id, compute, write)
+            if run_video(context, postgres, work, video.video_id, compute, write) is not None:
+                work.report.tally(
+                    video.video_id,
+                    new_speakers=sum(m.created for m in matches),
+                    voices_linked_to_known_speakers=sum(not m.created for m in matches),
+                )
     with postgres.connect() as conn:
         check_results = voice_checks(conn, work.video_ids)
-    return dg.MaterializeResult(
-        check_results=check_results,
-        metadata={
-            **work.report.metadata(),
-            "voices_linked_to_known_speakers": linked,
-            "new_speakers": new,
-            "rejected_voices": dg.MetadataValue.json(rejected),
-            **session.metadata(),
-        }
-    )
+    work.report.publish(context)
+    return dg.MaterializeResult(check_results=check_results, metadata=session.metadata())

@@ -1,18 +1,19 @@
-"""An upload that appears after an ingest becomes searchable through the sensor alone, and a changed
-transcript source re-derives exactly what depends on it. In-process: sensor ticks are evaluated with
-Dagster's sensor API against the on-disk instance, and the runs they request are executed with
-`dg.materialize` for the requested partition and tags (what the daemon would launch). The channel is
-a loopback RSS feed (the fake for YouTube); the models are the smoke models."""
+"""An upload that appears after an ingest becomes searchable through `ytingest dev`'s daemon and
+sensor alone, and a changed transcript source re-derives exactly what depends on it. The channel is a
+loopback RSS feed (the fake for YouTube); the models are the smoke models. The first test runs the real
+`ytingest dev` (webserver, daemon, code server) as a user would; the second materialises in process."""
 
 import datetime as dt
+import os
+import time
 
 import dagster as dg
 import psycopg
 import pytest
+from dagster._core.scheduler.instigation import TickStatus
 
 from ingest_assets.partitions import partition_key
-from resources.media import MediaSource
-from resources.postgres import PostgresResource
+from tests.support.dev_server import ytingest_dev
 from ytingest.offline.loopback_server import LoopbackChannel
 from ytingest.offline.sample_channel import (
     GUEST,
@@ -25,6 +26,8 @@ from ytingest.offline.sample_channel import (
 )
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+INTERVAL = 10  # SENSOR_INTERVAL_SECONDS for the live test
+TICK_SLACK = 15  # a tick's own work (polling the feed, writing the catalog) and the daemon's loop
 FRESH_WORD = "lighthouse"
 
 
@@ -52,38 +55,60 @@ def _materialize(instance, key, tags=None):
     )
 
 
-def _tick(instance, cursor):
-    from definitions import defs
-
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"postgres": PostgresResource(), "media": MediaSource(retries=0)}
-    )
-    return defs().get_sensor_def("new_videos")(context)
-
-
 def _query(url, sql, *args):
     with psycopg.connect(url) as conn:
         return conn.execute(sql, args).fetchall()
 
 
-def test_upload_after_an_ingest_is_searchable_through_the_sensor(archive, instance, channel, smoke_model_settings):
+def test_upload_after_an_ingest_is_searchable_through_the_running_sensor(
+    archive, instance, channel, smoke_model_settings, tmp_path
+):
     from ytingest.app.channels import register_channel
     from ytingest.app.searching import run_search
     from ytingest.settings import get_settings
 
     assert get_settings().listing_max_age_minutes == 60  # the default: the listing the ingest made is reused
     site, fresh = channel
+    env = {**os.environ, **smoke_model_settings, "SENSOR_INTERVAL_SECONDS": str(INTERVAL), "SENSOR_RUNNING": "true"}
     with LoopbackChannel(site) as server:
-        key, _ = register_channel(server.rss_url, key="upload")
+        key, _ = register_channel(server.rss_url, key="live-upload")
         assert _materialize(instance, partition_key(key, (NOW - dt.timedelta(days=1)).date())).success
-        server.publish(fresh)
-        # A fresh sensor (no cursor) after the ingest: only the new upload is requested.
-        result = _tick(instance, None)
-        assert [r.partition_key.keys_by_dimension["date"] for r in result.run_requests] == [NOW.date().isoformat()]
-        request = result.run_requests[0]
-        assert _materialize(instance, request.partition_key, request.tags).success
+        with ytingest_dev(env, tmp_path / "dagster-dev.log"):
+            # The fresh sensor's first ticks find only what the ingest already holds: nothing is requested.
+            _wait_for_ticks(instance, 2)
+            assert _sensor_runs(instance) == []
+            server.publish(fresh)
+            published = time.monotonic()
+            while not _sensor_runs(instance):
+                assert time.monotonic() - published < 2 * INTERVAL + TICK_SLACK, "no run within two sensor intervals"
+                time.sleep(0.5)
+            [run] = _sensor_runs(instance)
+            assert run.tags.get("dagster/partition/date") == NOW.date().isoformat()
+            deadline = time.monotonic() + 300
+            while not (run := instance.get_run_by_id(run.run_id)).is_finished:
+                assert time.monotonic() < deadline, "the sensor's run did not finish in time"
+                time.sleep(2)
+            assert run.status == dg.DagsterRunStatus.SUCCESS
     hits = run_search(FRESH_WORD, key, None, None, 5)
     assert hits and hits[0].title == "Fresh upload" and FRESH_WORD in hits[0].text.lower()
+
+
+def _sensor_runs(instance) -> list:
+    return list(instance.get_runs(dg.RunsFilter(tags={"ytingest/trigger": "new_videos"})))
+
+
+def _wait_for_ticks(instance, count: int) -> None:
+    """Until the daemon has evaluated the sensor `count` times (its tick history, as the UI shows it)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        states = [s for s in instance.all_instigator_state() if s.instigator_name == "new_videos"]
+        ticks = [t for s in states for t in instance.get_ticks(s.instigator_origin_id, s.selector_id)]
+        failed = [t for t in ticks if t.status == TickStatus.FAILURE]
+        assert not failed, f"a sensor tick failed: {failed[0].error}"
+        if len([t for t in ticks if t.status != TickStatus.STARTED]) >= count:
+            return
+        time.sleep(1)
+    raise AssertionError(f"the daemon did not tick the sensor {count} times in 120 s")
 
 
 def test_new_transcript_source_rederives_speakers_and_chunks(archive, instance, channel, smoke_model_settings, monkeypatch):

@@ -35,9 +35,22 @@ def _video(conn, video_id: str, day: dt.date, failing: tuple[str, str, bool] | N
             catalog.record_step(conn, video_id, step, "failed", failing[1], None, permanent=failing[2])
             return
         catalog.record_step(conn, video_id, step, "succeeded", None, None)
+        if step == "audio":  # its file is gone: a step that reads it fails the video, not the run
+            conn.execute(
+                "INSERT INTO audio (video_id, path, sample_rate, channels, duration_seconds, sha256, bytes, source_url)"
+                " VALUES (%s, %s, 16000, 1, 60, '', 0, '')",
+                (video_id, f"/nonexistent/{video_id}.wav"),
+            )
 
 
-def test_each_partition_reports_its_own_videos(archive, instance):
+def _range_tags() -> dict[str, str]:
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: str(partition_key(CHANNEL, DONE)),
+        ASSET_PARTITION_RANGE_END_TAG: str(partition_key(CHANNEL, EMPTY)),
+    }
+
+
+def test_each_partition_reports_its_own_videos(archive, instance, smoke_model_settings):
     from definitions import defs
 
     with psycopg.connect(archive) as conn:
@@ -53,10 +66,7 @@ def test_each_partition_reports_its_own_videos(archive, instance):
         instance=instance,
         resources=defs().resources,
         raise_on_error=False,
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: str(partition_key(CHANNEL, DONE)),
-            ASSET_PARTITION_RANGE_END_TAG: str(partition_key(CHANNEL, EMPTY)),
-        },
+        tags=_range_tags(),
     )
     # The video that needs attention fails the step, naming it, and is told apart from the removed one.
     assert not result.success
@@ -84,3 +94,21 @@ def test_each_partition_reports_its_own_videos(archive, instance):
     assert set(status.deserialize_materialized_partition_subsets(partitions).get_partition_keys()) == {
         key(DONE), key(REMOVED), key(EMPTY)
     }
+
+    # A per-step asset over the same range: Dagster gives each partition the step's materialization,
+    # and each carries only its own videos' counts, reasons and links.
+    step = dg.materialize(
+        [defs().get_assets_def("transcripts")], instance=instance, resources=defs().resources, tags=_range_tags()
+    )
+    assert step.success
+    meta = {
+        e.materialization.partition: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in step.get_asset_materialization_events()
+    }
+    assert set(meta) == {key(DONE), key(REMOVED), key(BROKEN), key(EMPTY)}
+    assert (meta[key(DONE)]["videos_failed"], meta[key(DONE)]["videos_skipped"]) == (1, 0)
+    assert set(meta[key(DONE)]["failures"]) == {"doneVideo01"} and "missing" in meta[key(DONE)]["failures"]["doneVideo01"]
+    assert "doneVideo01" in meta[key(DONE)]["video_pages"] and "otherDone01" not in meta[key(DONE)]["video_pages"]
+    assert (meta[key(REMOVED)]["videos_failed"], meta[key(REMOVED)]["videos_skipped"]) == (1, 1)
+    assert set(meta[key(REMOVED)]["skipped"]) == {"removedVid1"} and set(meta[key(REMOVED)]["failures"]) == {"otherDone01"}
+    assert meta[key(EMPTY)]["video_pages"] == "no videos" and meta[key(EMPTY)]["failures"] == {}
