@@ -1,4 +1,4 @@
-"""The web app's plain parts: passage marking (escaped), links from Dagster metadata,
+"""The web app's plain parts: passage highlighting (escaped), links from Dagster metadata,
 and the guard that decides which changes go through."""
 
 
@@ -6,7 +6,7 @@ import pytest
 from starlette.requests import Request
 
 from ytingest.app.web.data import Line
-from ytingest.app.web.pages import mark
+from ytingest.app.web.pages import highlight
 from ytingest.app.web.security import CSRF_COOKIE, Guard, is_loopback
 from ytingest.core.web_links import MAX_LINKS, video_page_url, video_pages_markdown
 
@@ -16,14 +16,15 @@ LINES = [
 ]
 
 
-def test_mark_escapes_everything_and_marks_the_query_words():
-    marked = mark('Rivers <script>x</script> & the river "ice"', "river ICE the")
-    assert str(marked) == (
+def test_highlight_escapes_everything_and_marks_only_the_matched_spans():
+    text = 'Rivers <script>x</script> & the river "ice"'
+    spans = [(0, 6), (32, 37), (39, 42)]
+    assert str(highlight(text, spans)) == (
         "<mark>Rivers</mark> &lt;script&gt;x&lt;/script&gt; &amp; the <mark>river</mark> &#34;<mark>ice</mark>&#34;"
     )
-    assert str(mark("<i>amp</i>", "amp")) == "&lt;i&gt;<mark>amp</mark>&lt;/i&gt;"  # never inside an entity
-    assert str(mark("a (b) c", "(b")) == "a (b) c"  # short words and regex characters mark nothing
-    assert str(mark("<x>", "")) == "&lt;x&gt;"
+    assert str(highlight("<i>amp</i>", [(3, 6)])) == "&lt;i&gt;<mark>amp</mark>&lt;/i&gt;"  # never inside an entity
+    assert str(highlight("<x>", [])) == "&lt;x&gt;"
+    assert str(highlight("abcdef", [(2, 5), (0, 3)])) == "<mark>abc</mark>def"  # overlaps: the first wins
 
 
 def test_video_page_links_follow_the_base_url(monkeypatch):

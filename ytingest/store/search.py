@@ -77,6 +77,7 @@ class Hit:
     chunk_start: float = 0.0
     chunk_end: float = 0.0
     chunk_id: int = 0
+    speaker_id: int | None = None  # the global speaker of `speaker`, where the registry knows the voice
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -252,10 +253,12 @@ def _hit(row: tuple, score: float, query: str, known: dict[tuple[str, str], Voic
     else:
         snippet, highlights = moment.snippet, list(moment.highlights)
         at, until, local = moment.start, moment.end, moment.speaker
-    speaker = voice.get(local, Voice(local, None, None)).display if local is not None else None
+    at_moment = voice.get(local, Voice(local, None, None)) if local is not None else None
+    speaker = at_moment.display if at_moment is not None else None
     return Hit(
         video_id, channel, title, speaker, at, until, text, link_at(video_id, url, at), round(score, 6),
         snippet=snippet, highlights=highlights,
         speakers=[{"label": v.label, "id": v.speaker_id, "name": v.name} for v in voice.values()],
         chunk_start=start, chunk_end=end, chunk_id=chunk_id,
+        speaker_id=at_moment.speaker_id if at_moment is not None else None,
     )  # fmt: skip

@@ -1,14 +1,12 @@
 """Everything the web pages read or change, as small functions over the archive.
 
-The pages call only these, so the search, transcript and speaker code behind them can change in one place
-(issue 14's `run_search`, `render_transcript` and `ytingest.store.speakers` are meant to replace the SQL
-here). Each function opens its own connection: one short transaction per request."""
+The pages call only these; search, transcripts and speakers are the store's own functions, the ones the
+CLI uses. Each function opens its own connection: one short transaction per request."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,25 +130,6 @@ def search_hits(
     model, vector = archive.encode(query)
     with archive.connect() as conn:
         return search(conn, model, query, vector, Filters(channel, speaker, since), limit, archive.similarity(vector))
-
-
-def hit_moments(archive: Archive, hits: list[Hit], query: str) -> list[Line | None]:
-    """For each hit, the transcript segment inside its passage that matches the query best (full-text
-    rank, then the earliest): where the words are spoken, not where the chunk starts. Issue 14 makes the
-    hit's own time the moment; this then finds the same segment again."""
-    # Any of the query's words counts (a line rarely holds them all); ts_rank then prefers lines with more.
-    any_word = " | ".join(f"'{word}'" for word in re.findall(r"[^\W_]+", query))
-    moments = []
-    with archive.connect() as conn:
-        for hit in hits:
-            row = conn.execute(
-                _LINE_SELECT
-                + " WHERE s.video_id = %s AND s.end_s > %s AND s.start_s < %s"
-                " ORDER BY ts_rank(to_tsvector('english', s.text), to_tsquery('english', %s)) DESC, s.start_s LIMIT 1",
-                (hit.video_id, hit.start, max(hit.end, hit.start + 0.001), any_word),
-            ).fetchone()
-            moments.append(_line(row) if row else None)
-    return moments
 
 
 # --- videos and transcripts -------------------------------------------------------------------------

@@ -4,7 +4,6 @@ the database work runs in the thread pool."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 from markupsafe import Markup, escape
@@ -36,31 +35,25 @@ from ytingest.store.search import SearchError
 
 MAX_LIMIT = 100
 YOUTUBE_EMBED = "https://www.youtube-nocookie.com/embed/"
-# Words too common to be worth marking in a passage.
-_UNMARKED = frozenset("the and for are was were what when where does did how why who you they that this with from".split())
-
-
 def clock(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600:d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def mark(text: str, query: str) -> Markup:
-    """`text`, escaped, with the query's words (and their longer forms: river -> rivers) in <mark>."""
-    words = {w.lower() for w in re.findall(r"\w+", query) if len(w) > 2} - _UNMARKED
-    if not words:
-        return escape(text)
-    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")\w*", re.I)
+def highlight(text: str, spans: list[tuple[int, int]]) -> Markup:
+    """`text`, escaped, with the spans search matched in <mark>: the words `ytingest search` marks."""
     parts, position = [], 0
-    for match in pattern.finditer(text):
-        parts += [escape(text[position : match.start()]), Markup("<mark>%s</mark>") % match.group()]
-        position = match.end()
+    for begin, end in sorted(spans):
+        if begin < position:
+            continue
+        parts += [escape(text[position:begin]), Markup("<mark>%s</mark>") % text[begin:end]]
+        position = end
     parts.append(escape(text[position:]))
     return Markup("").join(parts)
 
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.filters.update(clock=clock, mark=mark)
+templates.env.filters.update(clock=clock, highlight=highlight)
 
 
 def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
@@ -119,14 +112,10 @@ async def search_page(request: Request) -> Response:
     try:
         args = _search_args(request)
         hits = await run_in_threadpool(data.search_hits, archive, **args)
-        moments = await run_in_threadpool(data.hit_moments, archive, hits, args["query"])
     except (BadRequest, SearchError, data.DataError, ModelError) as exc:
         return _render(request, "search.html", {**context, "error": str(exc)}, status=400)
     videos = {hit.video_id: await run_in_threadpool(data.video, archive, hit.video_id) for hit in hits}
-    context["results"] = [
-        {"hit": hit, "moment": moment, "player": _player(videos[hit.video_id], hit.video_id)}
-        for hit, moment in zip(hits, moments)
-    ]
+    context["results"] = [{"hit": hit, "player": _player(videos[hit.video_id], hit.video_id)} for hit in hits]
     return _render(request, "search.html", context)
 
 
