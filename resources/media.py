@@ -240,7 +240,7 @@ class MediaSource(dg.ConfigurableResource):
                         continue
                     raise
                 wav = work / "audio.wav"
-                convert_to_wav(source, wav)
+                convert_to_wav(source, wav, self._settings().convert_deadline_seconds)
                 duration = wav_duration(wav)
                 if duration <= 0:
                     raise MediaError("no audio: the media decodes to 0 seconds")
