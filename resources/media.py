@@ -123,13 +123,13 @@ class MediaSource(dg.ConfigurableResource):
     def fetch(self, url: str, retries: int | None = None) -> bytes:
         """GET a feed through yt-dlp's networking (its cookies, headers and proxy settings), with retries,
         within FETCH_DEADLINE_SECONDS and FEED_MAX_BYTES."""
-        import yt_dlp
+        from resources.ytdlp_guard import GuardedYoutubeDL
 
         settings = self._settings()
         _checked(url, "feed URL")
 
         def get(cancel: threading.Event) -> bytes:
-            with yt_dlp.YoutubeDL(self._ydl_params()) as ydl:
+            with GuardedYoutubeDL(self._ydl_params(), settings, page_max_bytes=None) as ydl:  # FEED_MAX_BYTES below
                 return _read_bounded(ydl.urlopen(url), settings.feed_max_bytes, "feed", cancel)
 
         deadline = time.monotonic() + settings.fetch_deadline_seconds
@@ -159,7 +159,7 @@ class MediaSource(dg.ConfigurableResource):
         return self._list_with_ytdlp(spec, limit)
 
     def _list_with_ytdlp(self, spec: ChannelSpec, limit: int | None) -> Listing:
-        import yt_dlp
+        from resources.ytdlp_guard import GuardedYoutubeDL
 
         url = spec.url
         if spec.kind == "youtube_channel" and not re.search(r"/(videos|streams|shorts|podcasts)/?$", url):
@@ -173,24 +173,26 @@ class MediaSource(dg.ConfigurableResource):
         if limit is not None:
             params["playlistend"] = limit
 
+        settings = self._settings()
+
         def extract(cancel: threading.Event) -> dict[str, Any]:
-            with yt_dlp.YoutubeDL(params) as ydl:
+            with GuardedYoutubeDL(params, settings, page_max_bytes=settings.page_max_bytes) as ydl:
                 return ydl.extract_info(url, download=False) or {}
 
         info, _ = self._with_retries(f"list {spec.key}", extract)
         listing = listing_from_info(info)
-        settings = self._settings()
         kept = [dataclasses.replace(v, origin=spec.url) for v in listing.videos if is_allowed(v.url, settings)]
         return dataclasses.replace(listing, videos=kept)
 
     def resolve_video(self, url: str) -> ListedVideo:
         """Per-video metadata: exact publication time and duration where the flat listing only estimated them."""
-        import yt_dlp
+        from resources.ytdlp_guard import GuardedYoutubeDL
 
         _checked(url, "video URL")
+        settings = self._settings()
 
         def extract(cancel: threading.Event) -> dict[str, Any]:
-            with yt_dlp.YoutubeDL(self._ydl_params()) as ydl:
+            with GuardedYoutubeDL(self._ydl_params(), settings, page_max_bytes=settings.page_max_bytes) as ydl:
                 return ydl.extract_info(url, download=False, process=False) or {}
 
         info, _ = self._with_retries(f"resolve {without_credentials(url)}", extract)
@@ -238,7 +240,7 @@ class MediaSource(dg.ConfigurableResource):
                         continue
                     raise
                 wav = work / "audio.wav"
-                convert_to_wav(source, wav)
+                convert_to_wav(source, wav, self._settings().convert_deadline_seconds)
                 duration = wav_duration(wav)
                 if duration <= 0:
                     raise MediaError("no audio: the media decodes to 0 seconds")
@@ -263,7 +265,7 @@ class MediaSource(dg.ConfigurableResource):
     def _download_media(
         self, url: str, work: Path, languages: list[str], cancel: threading.Event
     ) -> tuple[dict[str, Any], Path]:
-        import yt_dlp
+        from resources.ytdlp_guard import GuardedYoutubeDL
 
         def stop_when_abandoned(progress: dict[str, Any]) -> None:
             if cancel.is_set():  # the deadline passed and the caller has moved on
@@ -281,7 +283,8 @@ class MediaSource(dg.ConfigurableResource):
             subtitlesformat="json3/vtt/srv3/best",
             progress_hooks=[stop_when_abandoned],
         )
-        with yt_dlp.YoutubeDL(params) as ydl:
+        settings = self._settings()
+        with GuardedYoutubeDL(params, settings, page_max_bytes=settings.page_max_bytes) as ydl:
             info = ydl.extract_info(url, download=False)
             if not info:
                 raise MediaError(f"yt-dlp returned nothing for {without_credentials(url)}")
@@ -295,6 +298,9 @@ class MediaSource(dg.ConfigurableResource):
             # Caption failures must not fail the audio, so captions are fetched separately afterwards.
             ydl.params["writesubtitles"] = False
             ydl.params["writeautomaticsub"] = False
+            # The pages are read; what follows is the media (bounded by DOWNLOAD_DEADLINE_SECONDS, not
+            # PAGE_MAX_BYTES) and the captions (CAPTION_MAX_BYTES).
+            ydl.page_max_bytes = None
             info = ydl.process_ie_result(info, download=True)
             info["requested_subtitles"] = requested_subtitles
             downloads = info.get("requested_downloads") or []
@@ -304,7 +310,7 @@ class MediaSource(dg.ConfigurableResource):
                 raise MediaError("yt-dlp reported success but wrote no media file")
             if source.stat().st_size == 0:
                 raise MediaError("the downloaded file is empty")
-            _fetch_caption_payloads(ydl, requested_subtitles, self._settings())
+            _fetch_caption_payloads(ydl, requested_subtitles, settings)
             return info, source
 
     def _save_captions(

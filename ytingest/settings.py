@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     caption_max_bytes: int = Field(
         16 * 2**20, ge=1024, description="Largest caption file read; a larger one is refused (ASR instead)"
     )
+    page_max_bytes: int = Field(
+        20 * 2**20, ge=1024, description="Largest web page yt-dlp's extractors read; a larger one fails that video"
+    )
+    convert_deadline_seconds: float = Field(
+        3600.0, gt=0, le=86_400, description="Limit on ffmpeg's conversion of one video to WAV"
+    )
     title_max_chars: int = Field(10_000, ge=16, le=1_000_000, description="Titles longer than this are cut")
     allowed_url_schemes: Annotated[list[str], NoDecode] = Field(
         ["http", "https"], description="URL schemes allowed for channels, items, media and captions"

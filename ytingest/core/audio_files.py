@@ -42,17 +42,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def convert_to_wav(source: Path, target: Path) -> None:
-    """Decode any container yt-dlp gave us to 16 kHz mono 16-bit PCM, the input every model here takes."""
+def convert_to_wav(source: Path, target: Path, deadline_seconds: float) -> None:
+    """Decode any container yt-dlp gave us to 16 kHz mono 16-bit PCM, the input every model here takes.
+    A small file can decode to days of audio, so ffmpeg gets `deadline_seconds` (CONVERT_DEADLINE_SECONDS)
+    and is killed after that."""
     cmd = [
         "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
         "-c:a", "pcm_s16le", "-f", "wav", str(target),
     ]  # fmt: skip
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+        # run() kills ffmpeg (SIGKILL) and reaps it when the timeout passes.
+        result = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=deadline_seconds)
     except FileNotFoundError:
         raise MediaError("ffmpeg is not installed") from None
+    except subprocess.TimeoutExpired:
+        target.unlink(missing_ok=True)
+        # Transient: the same file may convert on a less busy machine or with a longer deadline.
+        raise MediaError(
+            f"conversion timed out: ffmpeg not done within {deadline_seconds:g} s (CONVERT_DEADLINE_SECONDS)",
+            transient=True,
+        ) from None
     if result.returncode != 0:
         detail = (result.stderr.strip().splitlines() or ["unknown error"])[-1].replace(str(source), source.name)[:300]
         raise MediaError(f"corrupt or unreadable media: ffmpeg: {detail}")

