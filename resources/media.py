@@ -265,7 +265,7 @@ class MediaSource(dg.ConfigurableResource):
     def _download_media(
         self, url: str, work: Path, languages: list[str], cancel: threading.Event
     ) -> tuple[dict[str, Any], Path]:
-        from resources.ytdlp_guard import GuardedYoutubeDL
+        from resources.ytdlp_guard import GuardedYoutubeDL, external_fetcher
 
         def stop_when_abandoned(progress: dict[str, Any]) -> None:
             if cancel.is_set():  # the deadline passed and the caller has moved on
@@ -294,6 +294,10 @@ class MediaSource(dg.ConfigurableResource):
             for chosen in [info, *(info.get("requested_formats") or [])]:
                 if chosen.get("url"):
                     _checked(chosen["url"], "media URL")
+            for chosen in info.get("requested_formats") or [info]:
+                if why := external_fetcher(ydl, chosen):
+                    # Its fetches would pass no URL check; the item's next URL (its enclosure) may do.
+                    raise MediaError(f"not downloaded: {why}, past the URL rule", unsupported=True)
             requested_subtitles = info.get("requested_subtitles") or {}
             # Caption failures must not fail the audio, so captions are fetched separately afterwards.
             ydl.params["writesubtitles"] = False

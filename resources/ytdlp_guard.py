@@ -115,3 +115,29 @@ def _cap(response: Any, max_bytes: int) -> None:
         return data
 
     response.read = capped
+
+
+def external_fetcher(ydl: yt_dlp.YoutubeDL, fmt: dict[str, Any]) -> str | None:
+    """What would fetch `fmt` outside yt-dlp's own networking (ffmpeg, rtmpdump, aria2c...), where no hop
+    or address is checked; None when yt-dlp fetches it itself, through `urlopen`. Native HLS hands a
+    stream to ffmpeg only once it has read the manifest, so the manifest is read here first."""
+    from yt_dlp.downloader import get_suitable_downloader
+    from yt_dlp.downloader.dash import DashSegmentsFD
+    from yt_dlp.downloader.hls import HlsFD
+    from yt_dlp.downloader.http import HttpFD
+
+    if fmt.get("is_live"):
+        return "a live stream, which yt-dlp records with ffmpeg"
+    downloader = get_suitable_downloader(fmt, ydl.params)
+    if downloader is HlsFD:
+        manifest = fmt.get("hls_media_playlist_data")
+        if manifest is None:
+            with ydl.urlopen(fmt["url"]) as response:
+                manifest = response.read().decode("utf-8", "replace")
+        if HlsFD.can_download(manifest, fmt, ydl.params.get("allow_unplayable_formats")):
+            return None
+        return "an HLS stream that yt-dlp's own downloader cannot take (it would hand it to ffmpeg)"
+    if downloader in (HttpFD, DashSegmentsFD):
+        return None
+    name = downloader.get_basename() if downloader is not None else "no downloader"
+    return f"{fmt.get('protocol') or 'unknown'} media that yt-dlp would fetch with {name}"

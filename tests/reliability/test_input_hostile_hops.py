@@ -151,3 +151,74 @@ def test_an_oversized_page_is_refused_but_media_is_not_capped(site, monkeypatch,
     reason = _download(site, HOSTILE, [site.watch_url(HOSTILE)], tmp_path)
     assert f"larger than {cap} bytes (PAGE_MAX_BYTES)" in reason and "\n" not in reason, reason
     assert _download(site, GOOD, [site.watch_url(GOOD)], tmp_path) == "ok"
+
+
+def test_ffmpeg_never_fetches_what_a_downloaded_playlist_names(tmp_path):
+    """A "media" file that is an HLS playlist: ffmpeg would open its segment URLs itself, past every check
+    above. Conversion reads local files only, so the video fails as unreadable and nothing is fetched."""
+    from ytingest.core.audio_files import convert_to_wav
+
+    asked: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        playlist = tmp_path / "source.mp3"
+        segment = f"http://127.0.0.1:{server.server_port}/segment.ts"
+        playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{segment}\n#EXT-X-ENDLIST\n")
+        with pytest.raises(MediaError, match="corrupt or unreadable media"):
+            convert_to_wav(playlist, tmp_path / "audio.wav", 30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == []
+
+
+def test_media_yt_dlp_would_hand_to_ffmpeg_is_refused(site, tmp_path):
+    """An HLS stream with a feature yt-dlp's own downloader does not take (SAMPLE-AES): yt-dlp would give
+    it to ffmpeg, whose fetches pass no check. It is refused after reading the manifest, before any segment."""
+    asked: list[str] = []
+    files = {
+        "/stream.m3u8": "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n"
+        '#EXT-X-KEY:METHOD=SAMPLE-AES,URI="/key"\n#EXTINF:10,\n/segment0.ts\n#EXT-X-ENDLIST\n',
+    }
+
+    class Files(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = files.get(self.path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/vnd.apple.mpegurl")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        stream = f"http://127.0.0.1:{server.server_port}/stream.m3u8"
+        page = (
+            "<!DOCTYPE html><html><head><title>Stream</title></head><body><video controls>"
+            f'<source src="{stream}" type="application/x-mpegURL"></video></body></html>'
+        ).encode()
+        site.set_body(HOSTILE, page, on=Resource.WATCH)
+        reason = _download(site, HOSTILE, [site.watch_url(HOSTILE)], tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "HLS stream" in reason and "ffmpeg" in reason and "\n" not in reason, reason
+    assert "/segment0.ts" not in asked and "/key" not in asked, asked
+    assert _download(site, GOOD, [site.watch_url(GOOD)], tmp_path) == "ok"

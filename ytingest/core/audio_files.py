@@ -48,6 +48,8 @@ def convert_to_wav(source: Path, target: Path, deadline_seconds: float) -> None:
     and is killed after that."""
     cmd = [
         "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        # Local files only: a downloaded playlist (HLS, concat) would have ffmpeg fetch URLs past the URL rule.
+        "-protocol_whitelist", "file",
         "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
         "-c:a", "pcm_s16le", "-f", "wav", str(target),
     ]  # fmt: skip
