@@ -49,6 +49,7 @@ def _session_processes(sid: int) -> list[psutil.Process]:
 def test_killed_ingest_takes_its_steps_with_it_and_the_rerun_never_waits(
     archive, instance, channel, smoke_model_settings
 ):
+    from ingest_assets.dead_runs import release_dead_runs
     from ytingest.app.channels import register_channel
     from ytingest.app.runs import overlapping, step_intervals
     from ytingest.settings import get_settings
@@ -80,6 +81,7 @@ def test_killed_ingest_takes_its_steps_with_it_and_the_rerun_never_waits(
     assert instance.get_run_by_id(run_a).status == dg.DagsterRunStatus.FAILURE
     pool = instance.event_log_storage.get_concurrency_info("gpu")
     assert not pool.claimed_slots and not pool.pending_steps
+    assert release_dead_runs(instance, grace_seconds=0) == []  # idempotent; live or ended runs are never touched
 
     # The pool's history: the killed run's transcripts held the GPU from its start until its process was
     # gone; no step of the re-run's overlaps it or another.

@@ -126,35 +126,3 @@ def test_killed_run_frees_its_gpu_slot(archive, instance, channel, smoke_model_s
     counts = audit_archive(archive, get_settings().data_dir / "audio", 2)
     assert_identical_counts(counts)
     assert _holders(instance) == (set(), set())
-
-
-def test_killed_ingest_process_is_failed_and_its_slot_freed_without_a_daemon(
-    archive, instance, channel, smoke_model_settings
-):
-    """A run launched in-process (as `ytingest ingest` does) has no code server to notice its death: killed
-    with its GPU step mid-write, it stays STARTED holding the `gpu` slot. `release_dead_runs` (run by
-    `ytingest ingest` and by the sensor's tick) fails it, frees the slot, and the next run's GPU steps run."""
-    from ingest_assets.dead_runs import release_dead_runs
-    from ytingest.app.channels import register_channel
-
-    env = {**os.environ, **smoke_model_settings}
-    with LoopbackChannel(channel) as site:
-        register_channel(site.rss_url, key="slot")
-        with table_locked(archive, "transcript_segments"):
-            killed = launch("slot", DAY_A, DAY_A, "cli-killed", env)
-            run_a = wait_for("the run to start", lambda: run_id_by_tag(instance, "cli-killed"), timeout=120)
-            wait_for("its transcripts step to block in its write, holding the gpu slot",
-                     lambda: lock_waiters(archive, "transcript_segments"), timeout=240)  # fmt: skip
-            os.killpg(killed.pid, signal.SIGKILL)  # the launching process, its run and its step processes
-            killed.wait(timeout=30)
-        assert instance.get_run_by_id(run_a).status == dg.DagsterRunStatus.STARTED  # nothing else notices
-        assert {run for run, _ in _holders(instance)[0]} == {run_a}
-
-        assert release_dead_runs(instance, grace_seconds=0) == [run_a]
-        assert instance.get_run_by_id(run_a).status == dg.DagsterRunStatus.FAILURE
-        assert _holders(instance) == (set(), set())
-        assert release_dead_runs(instance, grace_seconds=0) == []  # idempotent; live runs are never touched
-
-        following = launch("slot", DAY_B, DAY_B, "cli-next", env)
-        output = following.communicate(timeout=300)[0]
-        assert following.returncode == 0, output[-3000:]
