@@ -1,10 +1,8 @@
-"""Issue 14 on generated channels. Through the whole pipeline (short episodes): a phrase comes back at its
-moment, a plain rolling WebVTT served from a page's <track> is stored once, speakers get names that
-search and transcripts show, transcripts come out as SRT/VTT that subtitle libraries read back. The
-done-when check (a phrase spoken 90 s into a 4-minute episode) goes through the text path alone: its
-captions are parsed, chunked, embedded and stored as `text_embeddings` does, then `ytingest search`
-runs; diarizing 4 minutes of audio with the smoke pyannote takes about 4 minutes of CPU, which is not a
-test. Bad queries are refused with one line."""
+"""Issue 14 on generated channels, through the whole pipeline (loopback feed, yt-dlp, ffmpeg, captions,
+smoke pyannote and ECAPA, MiniLM, Postgres): a phrase spoken 90 s into a 4-minute episode comes back
+first at its moment, a plain rolling WebVTT served from a page's <track> is stored once, speakers get
+names that search and transcripts show, transcripts come out as SRT/VTT that subtitle libraries read
+back. Bad queries are refused with one line."""
 
 import datetime as dt
 import io
@@ -67,7 +65,7 @@ def four_minutes(tmp_path_factory):
         laid_out_episode(f"otherep000{n}", f"Other episode {n}", AT, [], 180.0, filler, root / ".tts-cache")
         for n in (1, 2)
     ]
-    return generate_channel(root, [four, *others], media=False)
+    return generate_channel(root, [four, *others])
 
 
 def _ingest(instance, key):
@@ -87,48 +85,33 @@ def _search(env, *args):
     return json.loads(result.stdout)
 
 
-def _store_as_text_embeddings_does(conn, episodes):
-    """Captions -> segments -> chunks (with word marks) -> MiniLM vectors -> `chunks`, the asset's own steps."""
-    from ingest_assets.text_embeddings import SPECIAL_TOKENS
-    from resources.models import TextEncoderResource
-    from ytingest.core.captions import parse_captions
-    from ytingest.core.chunking import chunk_transcript
-    from ytingest.settings import get_settings
-    from ytingest.store.vectors import ChunkRow, ensure_model_index, replace_chunks
+def test_a_phrase_90_s_into_a_4_minute_episode_comes_back_first_at_its_time(
+    archive, instance, four_minutes, smoke_model_settings
+):
+    from ytingest.app.channels import register_channel
 
-    settings = get_settings()
-    with TextEncoderResource().session() as encoder:
-        model = encoder.loaded()
-        max_tokens = min(settings.chunk_tokens, model.max_seq_length - SPECIAL_TOKENS)
-        ensure_model_index(conn, encoder.plan.name, encoder.dimensions)
-        for episode in episodes:
-            segments = parse_captions(episode.caption("en", "vtt").path.read_bytes(), "vtt")
-            chunks = chunk_transcript(segments, model.tokenizer, max_tokens, settings.chunk_overlap_tokens)
-            rows = [ChunkRow(c.index, c.start, c.end, c.speakers, c.token_count, c.text, c.marks) for c in chunks]
-            replace_chunks(conn, episode.video_id, encoder.plan.name, rows, encoder.encode([c.text for c in chunks]))
-
-
-def test_a_phrase_90_s_into_a_4_minute_episode_comes_back_first_at_its_time(archive, four_minutes, smoke_model_settings):
-    episodes = four_minutes.episodes
-    with connection(archive) as conn:  # pooled: pgvector's types registered, as the project's are
-        conn.execute("INSERT INTO channels (key, url, kind) VALUES ('fourmin', 'http://127.0.0.1:9/feed.rss', 'feed')")
-        for episode in episodes:
-            conn.execute(
-                "INSERT INTO videos (video_id, source_id, url, title, published_date) VALUES (%s, %s, %s, %s, %s)",
-                (episode.video_id, episode.video_id, f"http://127.0.0.1:9/watch/{episode.video_id}", episode.title, AT.date()),
-            )
-            conn.execute("INSERT INTO channel_videos VALUES ('fourmin', %s)", (episode.video_id,))
-        _store_as_text_embeddings_does(conn, episodes)
+    with LoopbackChannel(four_minutes) as site:
+        key, _ = register_channel(site.rss_url, key="fourmin")
+        _ingest(instance, key)  # every step: audio, captions, diarization, voices, chunks and vectors
+        watch = site.watch_url("fourmin0001")
+    with connection(archive) as conn:
+        ids = dict(conn.execute("SELECT source_id, video_id FROM videos").fetchall())
+        # Diarization ran on the 4 minutes of audio: the phrase's segment has its speaker.
+        assert conn.execute(
+            "SELECT count(*) FROM transcript_segments s JOIN segment_speakers a USING (video_id, idx)"
+            " WHERE s.video_id = %s AND s.text = %s AND a.speaker IS NOT NULL",
+            (ids["fourmin0001"], PHRASE),
+        ).fetchone()[0] == 1
     four = four_minutes.episode("fourmin0001")
     assert 230 <= four.duration <= 250
     spoken = next(u for u in four.utterances if u.text == PHRASE)
     assert abs(spoken.start - 90.0) < 0.05
 
     [top, *_] = _search(smoke_model_settings, "lighthouse keeper painted the stairs blue")
-    assert top["video_id"] == "fourmin0001"
+    assert top["video_id"] == ids["fourmin0001"]
     assert abs(top["start"] - spoken.start) <= 2.0, (top["start"], top["chunk_start"], spoken.start)
     assert top["chunk_start"] < spoken.start - 2.0  # its chunk's start (the time before issue 14) is far off
-    assert top["url"] == f"http://127.0.0.1:9/watch/fourmin0001#t={int(top['start'])}"
+    assert top["url"] == f"{watch}#t={int(top['start'])}"
     assert top["snippet"].startswith(PHRASE)
     assert {top["snippet"][b:e].lower() for b, e in top["highlights"]} >= {"lighthouse", "keeper", "painted", "blue"}
     assert "**lighthouse**" in top["snippet_marked"]
