@@ -39,7 +39,8 @@ def diarization(
     """pyannote speaker turns (MIN_SPEAKERS/MAX_SPEAKERS), stored with the exclusive (one speaker at a time)
     view, which then labels each segment and word of the current transcript by most overlap (kept in
     `segment_speakers`). Audio without speech gives zero speakers, not an error. When only the transcript
-    changed, the stored turns of the same audio are reused and only the labels are redone."""
+    changed (or the audio was fetched again, byte for byte the same), the stored turns are reused and only
+    the labels are redone."""
     settings = get_settings()
     with diarizer.session(context) as session:
         version = f"{session.plan.name}|{settings.min_speakers}-{settings.max_speakers}"
@@ -50,7 +51,7 @@ def diarization(
                 with postgres.connect() as conn:
                     path = transcript_store.audio_path(conn, video_id)
                     transcript = transcript_store.load_transcript(conn, video_id)
-                    if _same_audio_and_model(work, video_id):
+                    if _same_model(work, video_id) and transcript_store.diarized_this_audio(conn, video_id):
                         exclusive = transcript_store.turns(conn, video_id, exclusive=True)
                         speakers = len({speaker for _, _, speaker in exclusive})
                         return Diarized(transcript_store.turns(conn, video_id, exclusive=False), exclusive, speakers, True)
@@ -76,7 +77,9 @@ def diarization(
                 labelled = assign_speakers(transcript.segments, result.exclusive) if transcript else []
                 transcript_store.replace_segment_speakers(conn, video_id, labelled)
 
-            result = run_video(context, postgres, work, video.video_id, compute, write)
+            # Reused turns: the voices (read from the turns and the audio) stay as they are. The segments'
+            # labels did change, but every step that reads them also reads the new transcript.
+            result = run_video(context, postgres, work, video.video_id, compute, write, keeps_revision=lambda r: r.reused)
             if result is not None:
                 work.report.tally(video.video_id, speakers_found=result.speakers, turns_reused=int(result.reused))
     with postgres.connect() as conn:
@@ -85,12 +88,7 @@ def diarization(
     return dg.MaterializeResult(check_results=check_results, metadata=session.metadata())
 
 
-def _same_audio_and_model(work: Plan, video_id: str) -> bool:
-    """The last diarization succeeded on this very audio with these settings: its turns still hold."""
+def _same_model(work: Plan, video_id: str) -> bool:
+    """The last diarization succeeded with these settings; whether on this very audio is the store's to say."""
     previous = work.previous.get(video_id)
-    return (
-        previous is not None
-        and previous.status == "succeeded"
-        and previous.version == work.version
-        and previous.inputs.get("audio") == work.inputs[video_id]["audio"]
-    )
+    return previous is not None and previous.status == "succeeded" and previous.version == work.version

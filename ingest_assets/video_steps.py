@@ -167,10 +167,12 @@ def run_video(
     compute: Callable[[], T],
     write: Callable[[psycopg.Connection, T], None],
     note: Callable[[T], str | None] | None = None,
+    keeps_revision: Callable[[T], bool] | None = None,
 ) -> T | None:
     """One video: `compute` outside any transaction (inference can take minutes), then `write` and the
     step's outcome in one transaction. A VideoFailed or model error fails this video only. `note` gives a
-    succeeded step's reason column something worth knowing (e.g. why its captions were not used)."""
+    succeeded step's reason column something worth knowing (e.g. why its captions were not used);
+    `keeps_revision` says a result changed nothing the later steps read (see `catalog.record_step`)."""
     from resources.models.errors import ModelError
 
     report, version, inputs = work.report, work.version, work.inputs[video_id]
@@ -179,7 +181,10 @@ def run_video(
         with postgres.connect() as conn:
             write(conn, result)
             remark = note(result) if note is not None else None
-            catalog.record_step(conn, video_id, report.asset, "succeeded", remark, context.run_id, version, inputs)
+            keep = keeps_revision is not None and keeps_revision(result)
+            catalog.record_step(
+                conn, video_id, report.asset, "succeeded", remark, context.run_id, version, inputs, keep_revision=keep
+            )
     except (VideoFailed, ModelError) as exc:
         reason = getattr(exc, "reason", None) or str(exc)
         permanent = getattr(exc, "permanent", False)

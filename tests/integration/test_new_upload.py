@@ -121,9 +121,16 @@ def test_new_transcript_source_rederives_speakers_and_chunks(archive, instance, 
         monkeypatch.setenv("CAPTION_LANGUAGES", "fr")  # no French captions: transcribed by ASR
         assert _materialize(instance, partition_key(key, day)).success
         assert _query(archive, "SELECT source FROM transcripts") == [("asr",)]
+        before = dict(_query(archive, "SELECT asset, attempts FROM video_steps"))
         monkeypatch.setenv("CAPTION_LANGUAGES", "en")
         assert _materialize(instance, partition_key(key, day)).success
         assert _query(archive, "SELECT source FROM transcripts") == [("captions",)]
+        # Redone: the audio (fetched again for the new language's captions) and what reads the transcript.
+        # Not redone: the voices, read from the turns of the same WAV, which diarization reused.
+        after = dict(_query(archive, "SELECT asset, attempts FROM video_steps"))
+        redone = {asset for asset in after if after[asset] != before[asset]}
+        assert redone == {"audio", "transcripts", "diarization", "text_embeddings"}, (before, after)
+        assert _query(archive, "SELECT count(*) FROM voice_embeddings")[0][0] > 0
         segments = _query(
             archive,
             "SELECT s.text, a.speaker FROM transcript_segments s LEFT JOIN segment_speakers a USING (video_id, idx)"

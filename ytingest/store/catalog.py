@@ -266,9 +266,11 @@ def record_step(
     version: str | None = None,
     inputs: dict[str, int] | None = None,
     permanent: bool = False,
+    keep_revision: bool = False,
 ) -> None:
     """The latest outcome of `asset` for a video; attempts counts every try. A success gets a new
-    revision, which the steps that read this one record in their `inputs`."""
+    revision, which the steps that read this one record in their `inputs`; with `keep_revision`, a
+    success that changed nothing its readers use keeps the last success's revision, so they are not redone."""
     conn.execute(
         """
         INSERT INTO video_steps (video_id, asset, status, reason, run_id, version, inputs, permanent, revision)
@@ -276,10 +278,12 @@ def record_step(
                 CASE WHEN %s = 'succeeded' THEN nextval('video_step_revisions') END)
         ON CONFLICT (video_id, asset) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
             run_id = EXCLUDED.run_id, version = EXCLUDED.version, inputs = EXCLUDED.inputs,
-            permanent = EXCLUDED.permanent, revision = EXCLUDED.revision,
+            permanent = EXCLUDED.permanent,
+            revision = CASE WHEN %s AND video_steps.status = 'succeeded' AND EXCLUDED.status = 'succeeded'
+                            THEN video_steps.revision ELSE EXCLUDED.revision END,
             attempts = video_steps.attempts + 1, updated_at = now()
         """,
-        (video_id, asset, status, reason, run_id, version, Jsonb(inputs or {}), permanent, status),
+        (video_id, asset, status, reason, run_id, version, Jsonb(inputs or {}), permanent, status, keep_revision),
     )
 
 

@@ -117,11 +117,22 @@ def replace_diarization(
 ) -> None:
     conn.execute("DELETE FROM diarizations WHERE video_id = %s", (video_id,))  # cascades to turns
     conn.execute(
-        "INSERT INTO diarizations (video_id, model, speakers) VALUES (%s, %s, %s)", (video_id, model, speakers)
+        "INSERT INTO diarizations (video_id, model, speakers, audio_sha256)"
+        " VALUES (%s, %s, %s, (SELECT sha256 FROM audio WHERE video_id = %s))",
+        (video_id, model, speakers, video_id),
     )
     rows = [(video_id, False, i, *t) for i, t in enumerate(turns)]
     rows += [(video_id, True, i, *t) for i, t in enumerate(exclusive_turns)]
     copy_rows(conn, "COPY speaker_turns (video_id, exclusive, idx, start_s, end_s, speaker) FROM STDIN", rows)
+
+
+def diarized_this_audio(conn: psycopg.Connection, video_id: str) -> bool:
+    """The stored diarization was computed from the very WAV the video has now (same checksum)."""
+    row = conn.execute(
+        "SELECT d.audio_sha256 = a.sha256 FROM diarizations d JOIN audio a USING (video_id) WHERE video_id = %s",
+        (video_id,),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def exclusive_turns(conn: psycopg.Connection, video_id: str) -> list[tuple[float, float, str]] | None:
