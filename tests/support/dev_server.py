@@ -1,5 +1,6 @@
-"""`ytingest dev` (webserver, daemon and code server) in its own process group, for the tests that need
-the UI or the daemon: started on a free port, waited for, and stopped with everything it started."""
+"""The project's servers for the tests that need them, each in its own process group on a free port,
+waited for, and stopped with everything it started: `ytingest dev` (webserver, daemon and code server)
+for the UI and the daemon, and any other `ytingest` server command (`serve`) through `ytingest_server`."""
 
 from __future__ import annotations
 
@@ -20,19 +21,29 @@ ROOT = Path(__file__).resolve().parents[2]
 @contextlib.contextmanager
 def ytingest_dev(env: dict[str, str], log_path: Path) -> Iterator[int]:
     """Yields the port once the webserver answers; its output goes to `log_path`."""
+    with ytingest_server(["dev"], env, log_path, "/server_info", ready_seconds=180, stop_seconds=30) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def ytingest_server(
+    command: list[str], env: dict[str, str], log_path: Path, ready_path: str, ready_seconds: float, stop_seconds: float
+) -> Iterator[int]:
+    """`ytingest COMMAND --port PORT` in its own process group on a free port: yields the port once
+    http://127.0.0.1:PORT{ready_path} answers, and ends the group (TERM, then KILL) afterwards."""
     port = _free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ytingest.app.cli", "dev", "--port", str(port)],
+            [sys.executable, "-m", "ytingest.app.cli", *command, "--port", str(port)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
-            _wait_for(f"http://127.0.0.1:{port}/server_info", 180)
+            _wait_for(f"http://127.0.0.1:{port}{ready_path}", ready_seconds)
             yield port
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=stop_seconds)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
 

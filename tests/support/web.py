@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.dev_server import ROOT, _free_port, _wait_for
+from tests.support.dev_server import ytingest_server
 from ytingest.offline.sample_channel import (
     GUEST,
     HOST,
@@ -71,18 +67,5 @@ def ingest_episode(instance, root: Path) -> GeneratedEpisode:
 @contextlib.contextmanager
 def ytingest_serve(env: dict[str, str], log_path: Path, host: str = "127.0.0.1") -> Iterator[str]:
     """Yields the server's base URL (reached on 127.0.0.1) once it answers; output goes to `log_path`."""
-    port = _free_port()
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ytingest.app.cli", "serve", "--host", host, "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            _wait_for(f"http://127.0.0.1:{port}/speakers", 60)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    with ytingest_server(["serve", "--host", host], env, log_path, "/speakers", ready_seconds=60, stop_seconds=20) as port:
+        yield f"http://127.0.0.1:{port}"

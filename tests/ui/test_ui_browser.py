@@ -95,7 +95,7 @@ def test_materialise_a_partition_from_the_ui(dagster_dev, instance, tmp_path):
         date_input = dialog.get_by_placeholder("ex: 2020-01-01", exact=False)
         date_input.fill(DAY.isoformat())
         date_input.press("Enter")
-        expect(dialog.get_by_text("1 partition", exact=False).first).to_be_visible()
+        expect(dialog.get_by_text("1 partition", exact=False).first).to_be_visible(timeout=30_000)  # counted after typing
         page.screenshot(path=str(tmp_path / "dialog.png"))
         dialog.get_by_role("button", name="Launch").last.click()
 
@@ -112,7 +112,7 @@ def test_materialise_a_partition_from_the_ui(dagster_dev, instance, tmp_path):
         assert run.status == dg.DagsterRunStatus.SUCCESS
         page.goto(f"{dagster_dev}/runs/{run.run_id}", wait_until="networkidle")
         _dismiss_welcome(page)
-        expect(page.get_by_text("Success", exact=False).first).to_be_visible()
+        expect(page.get_by_text("Success", exact=False).first).to_be_visible(timeout=30_000)
         page.screenshot(path=str(shots / "run.png"))
         browser.close()
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
