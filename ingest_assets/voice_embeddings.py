@@ -1,4 +1,5 @@
-"""Asset `voice_embeddings`: one ECAPA voice print per speaker per video, linked across videos."""
+"""Asset `voice_embeddings`: one voice print per speaker per video (CAM++ offline, ECAPA from the hub),
+linked across videos."""
 
 import wave
 from collections import defaultdict
@@ -45,7 +46,7 @@ def speaker_clips(
                 raw = wav.readframes(min(int((end - start) * SAMPLE_RATE), frames - first))
                 parts.append(np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0)
             samples = np.concatenate(parts)
-            if samples.size:
+            if samples.size >= MIN_TURN_SECONDS * SAMPLE_RATE:
                 clips[speaker] = (samples, samples.size / SAMPLE_RATE)
     return clips
 

@@ -187,7 +187,7 @@ class ModelSession(abc.ABC, Generic[M]):
             "device": self.device,
             "choice": self.device_reason,
             "source": self.source.label,
-            "weights": "real" if self.source.real else "smoke build (random)",
+            "weights": (self.source.provenance or "real") if self.source.real else "smoke build (random)",
             "batch_size": self.ladder.initial_batch_size,
             "final_batch_size": self.ladder.batch_size,
             **self.ladder.counts.metadata(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from functools import partial
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,7 @@ from pyannote.audio.models.blocks.pooling import StatsPool
 from torch import nn
 
 SAMPLE_RATE = 16_000
+CHUNK_SECONDS = 10.0  # what pyannote's speaker-diarization pipelines embed at a time
 
 
 class _BasicResBlock(nn.Module):
@@ -223,3 +225,13 @@ class CamPlusPlus(Model):
         """(batch, 1, samples) and optional (batch, frames) or (batch, speakers, frames) weights ->
         (batch, dimension) or (batch, speakers, dimension)."""
         return self.embed(self.pooling(self.frames(self.compute_fbank(waveforms)), weights=weights))
+
+
+def load_campplus(weights: str | Path) -> CamPlusPlus:
+    """CAM++ in eval mode with 3D-Speaker's released state dict (`campplus_*.pt`) loaded into it."""
+    from pyannote.audio.core.task import Problem, Resolution, Specifications
+
+    model = CamPlusPlus()
+    model.campplus.load_state_dict(torch.load(Path(weights), map_location="cpu", weights_only=True))
+    model.specifications = Specifications(problem=Problem.REPRESENTATION, resolution=Resolution.CHUNK, duration=CHUNK_SECONDS)
+    return model.eval()

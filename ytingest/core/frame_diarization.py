@@ -16,6 +16,7 @@ whatever the clustering, so an empty one stands in, unused.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,13 +25,16 @@ from pyannote.audio.core.plda import PLDA
 from pyannote.audio.pipelines.speaker_diarization import SpeakerDiarization
 from pyannote.core import SlidingWindowFeature
 
-# Centroid linkage, each speaker of at least this many (chunk, speaker) embeddings: 3.1's recipe. The
-# threshold is the calibrated one for CAM++ (see bench/speakers.py and the README).
-CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.6}
+from ytingest.core.campplus import load_campplus
+
+# speaker-diarization-3.1's clustering: centroid linkage, speakers of at least 12 (chunk, speaker)
+# embeddings. A pipeline's config.yaml sets its own threshold (`speaker_models` the one calibrated for CAM++).
+CLUSTERING_3_1 = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7045654963945799}
 
 
 class FramePooledDiarization(SpeakerDiarization):
-    """`SpeakerDiarization` for an embedding model with `frames(fbank)` and `embed(pooled)`; see the module."""
+    """`SpeakerDiarization` for an embedding model with `frames(fbank)` and `embed(pooled)`; see the module.
+    `embedding` may also name 3D-Speaker's released CAM++ state dict (a `.pt` file)."""
 
     def __init__(
         self,
@@ -43,6 +47,8 @@ class FramePooledDiarization(SpeakerDiarization):
         block_seconds: float = 10.0,
         **kwargs: Any,
     ):
+        if isinstance(embedding, str | Path) and Path(embedding).suffix == ".pt":
+            embedding = load_campplus(embedding)
         super().__init__(
             segmentation=segmentation,
             segmentation_step=segmentation_step,
@@ -57,7 +63,7 @@ class FramePooledDiarization(SpeakerDiarization):
         self.block_seconds = block_seconds
 
     def default_parameters(self) -> dict[str, Any]:
-        return {"segmentation": {"min_duration_off": 0.0}, "clustering": dict(CLUSTERING)}
+        return {"segmentation": {"min_duration_off": 0.0}, "clustering": dict(CLUSTERING_3_1)}
 
     def get_embeddings(self, file, binary_segmentations: SlidingWindowFeature, exclude_overlap: bool = False, hook=None):
         """(chunks, local speakers, dimension) embeddings, as `SpeakerDiarization.get_embeddings` returns."""
