@@ -1,11 +1,13 @@
 """`ytingest demo`, the script behind `make demo`, run as a user runs it, then `ytingest search` and
 `ytingest models` in fresh processes with no setting: the demo's models are recorded where they look."""
 
+import json
 import re
 import socket
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 
 from tests.support.cli import ytingest
 from ytingest.offline.demo_channel import EXAMPLE_SEARCHES
@@ -22,9 +24,10 @@ def test_demo_ingests_the_sample_channel_and_later_commands_use_its_models(archi
     result = ytingest("demo", "--port", str(_free_port()), "--work-dir", str(tmp_path), timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    # No real pyannote or ECAPA on this machine: the banner says which models are smoke builds.
+    # Every model is real, the speaker models included: the banner says so.
     assert "whisper       tiny.en (real weights)" in out
-    assert "diarization   smoke-pyannote-tiny (SMOKE BUILD" in out
+    assert "diarization   segmentation-3.0+campplus-sv-zh-en (real weights)" in out
+    assert "voice         campplus-sv-zh-en-16k (real weights)" in out and "SMOKE BUILD" not in out
     assert "videos: 4 attempted, 4 succeeded, 0 failed" in out
     assert "[PASS] Success rate > 90%: 100.0% (4/4)" in out
     # Each example search's best hit is the episode that says it; the last is said only without captions.
@@ -49,4 +52,13 @@ def test_demo_ingests_the_sample_channel_and_later_commands_use_its_models(archi
     assert search.returncode == 0, search.stderr[-2000:]
     assert "Night Sky Questions" in search.stdout
     models = ytingest("models")
-    assert models.returncode == 0 and "tiny.en [real]" in models.stdout and "SMOKE BUILD" in models.stdout
+    assert models.returncode == 0 and "tiny.en [real]" in models.stdout and "SMOKE BUILD" not in models.stdout
+
+    # Who spoke: each episode's voices are its speakers (two, or three in the kitchen), and each of the
+    # channel's three people is one global speaker, heard in the three episodes they speak in.
+    with psycopg.connect(archive) as conn:
+        found = dict(conn.execute("SELECT v.source_id, d.speakers FROM diarizations d JOIN videos v USING (video_id)"))
+    assert found == {"demoRivers1": 2, "demoKitchn2": 3, "demoNightS3": 2, "demoBees004": 2}, found
+    listed = ytingest("speakers", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(s["videos"] for s in json.loads(listed.stdout)) == [3, 3, 3], listed.stdout
