@@ -433,8 +433,16 @@ def _middle(grid: tuple[float, ...], ok: dict[float, bool]) -> tuple[float, floa
 def _choose_cluster(sweep: dict[float, dict[str, Any]]) -> tuple[float, str]:
     found = _middle(CLUSTER_GRID, {t: _meets_cluster(s) for t, s in sweep.items()})
     if found is None:
-        best = min(sweep, key=lambda t: (sweep[t]["count_errors"], sweep[t]["sample_der_25"] + sweep[t]["generated_der_25"]))
-        return best, "no threshold meets every target; fewest speaker-count errors, then lowest summed DER"
+        def cost(t: float) -> tuple[int, float]:
+            s = sweep[t]
+            return s["count_errors"] + abs(s["sample_speakers"] - 2), round(s["sample_der_25"] + s["generated_der_25"], 4)
+
+        fewest = min(cost(t) for t in CLUSTER_GRID)
+        tied = [t for t in CLUSTER_GRID if cost(t) == fewest]
+        low, high = tied[0], tied[-1]
+        chosen = tied[(len(tied) - 1) // 2] if len(tied) % 2 else round((tied[len(tied) // 2 - 1] + tied[len(tied) // 2]) / 2, 3)
+        return chosen, (f"no threshold meets every target; middle of {low:g}-{high:g}, the fewest speaker-count errors "
+                        f"(sample.wav and episodes together: {fewest[0]}) and then the lowest summed DER (collar 0.25)")
     chosen, low, high = found
     return chosen, (f"middle of {low:g}-{high:g}, the thresholds where sample.wav and the generated set both have "
                     "DER (collar 0.25) <= 10% and every speaker count is right")  # fmt: skip
