@@ -30,11 +30,14 @@ def _speakers_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.as_dict() for row in rows]))
         return 0
+    from ytingest.app.console import print_rows
+
     if not rows:
         print("no speakers yet")
-    for row in rows:
-        name = row.name or "(unnamed)"
-        print(f"{row.speaker_id}\t{name}\t{row.videos} videos\t{_clock(row.talk_seconds)} talk\t{row.example_url or '-'}")
+    print_rows(
+        (row.speaker_id, row.name or "(unnamed)", f"{row.videos} videos", f"{_clock(row.talk_seconds)} talk", row.example_url or "-")
+        for row in rows
+    )
     return 0
 
 
