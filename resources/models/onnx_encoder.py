@@ -94,14 +94,14 @@ class OnnxTextEncoder:
 
 
 def open_onnx_encoder(settings: Settings | None = None) -> OnnxTextEncoder | None:
-    """The configured text encoder's ONNX copy, exported first if this model has none yet (once, ~15 s);
+    """The configured text encoder's ONNX copy, exported first if this model has none yet (once, ~25 s on 2 cores);
     None when it has no usable copy. Raises ModelConfigError as TextEncoderSession does for a missing
     model or a wrong EMBEDDING_DIMENSIONS."""
     settings = settings or get_settings()
     plan, source = find_model("text_encoder", settings)
     if source.path is None or _weight_bytes(source.path) > MAX_WEIGHT_BYTES:
         return None
-    copy = settings.data_dir / "onnx" / _key(source.path)
+    copy = settings.data_dir / "onnx" / copy_key(source.path)
     if not (copy / "manifest.json").is_file():
         try:
             _export_once(source.path, copy)
@@ -125,7 +125,7 @@ def _weight_bytes(model_dir: Path) -> int:
     return sum(f.stat().st_size for f in model_dir.rglob("*") if f.suffix in (".safetensors", ".bin", ".pt"))
 
 
-def _key(model_dir: Path) -> str:
+def copy_key(model_dir: Path) -> str:
     """Names the copy after the model directory and its files (names, sizes, modification times)."""
     digest = hashlib.sha256(f"{EXPORT_VERSION}\0{model_dir}".encode())
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):

@@ -9,7 +9,7 @@ import pytest
 
 from resources.models import TextEncoderResource
 from resources.models.locate import find_model
-from resources.models.onnx_encoder import _key, open_onnx_encoder
+from resources.models.onnx_encoder import copy_key, open_onnx_encoder
 from ytingest.app.searching import query_encoder
 from ytingest.settings import load_settings
 
@@ -48,7 +48,7 @@ def test_a_model_without_a_usable_copy_is_encoded_by_sentence_transformers(tmp_p
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     settings = load_settings()
     _, source = find_model("text_encoder", settings)
-    marked = tmp_path / "onnx" / _key(source.path)
+    marked = tmp_path / "onnx" / copy_key(source.path)
     marked.mkdir(parents=True)
     (marked / "manifest.json").write_text(json.dumps({"unusable": "a test says so"}))
     assert open_onnx_encoder(settings) is None
