@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+from ytingest.app.console import print_rows
+
 
 def _fail(message: str) -> int:
     print(f"ytingest: {message}", file=sys.stderr)
@@ -30,8 +32,6 @@ def _speakers_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([row.as_dict() for row in rows]))
         return 0
-    from ytingest.app.console import print_rows
-
     if not rows:
         print("no speakers yet")
     print_rows(
