@@ -29,8 +29,12 @@ def add_videos(conn: psycopg.Connection, channel_of: dict[str, str], day: dt.dat
 
 
 def word_marks(text: str, start: float) -> list:
-    """Word marks as the pipeline stores them (a word every 0.3 s), so hits are placed on their moment
-    at the cost a real archive pays."""
+    """Word marks as the pipeline stores them (a word every 0.3 s, each sentence opening a unit), so hits
+    are placed on their moment at the cost a real archive pays."""
     from ytingest.core.moments import Mark
 
-    return [Mark(m.start(), start + n * 0.3, start + n * 0.3 + 0.25, None, n == 0) for n, m in enumerate(re.finditer(r"\S+", text))]
+    words = list(re.finditer(r"\S+", text))
+    return [
+        Mark(m.start(), start + n * 0.3, start + n * 0.3 + 0.25, None, n == 0 or words[n - 1].group().endswith((".", "?", "!")))
+        for n, m in enumerate(words)
+    ]

@@ -146,6 +146,9 @@ def _load(copy: Path, manifest: dict[str, Any], plan: ModelPlan, batch_size: int
     )
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: its graph-optimisation notes are not for a user
+    # Idle threads sleep instead of spinning: a search runs a few short batches on a machine that may be
+    # busy, where spinning threads only take CPU from the one doing the work.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(copy / "model.onnx"), options, providers=["CPUExecutionProvider"])
     return OnnxTextEncoder(
         plan, manifest["dimensions"], session, tokenizer, tuple(manifest["inputs"]), manifest["prompts"],
