@@ -8,11 +8,13 @@ pipeline (transformer, pooling, normalisation) as one graph, and its tokenizer w
 encodes with. It is kept only when it encodes probe texts, with and without the query prompt, as
 sentence-transformers does; otherwise, or for a model not on disk or too large to run on a CPU, the
 directory records why and `open_onnx_encoder` returns None, so the caller uses sentence-transformers.
+Sentences the copy has encoded are kept beside it (`vector_cache`): a repeated search skips most of its work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -29,6 +31,7 @@ import numpy as np
 from resources.models.device import ModelPlan
 from resources.models.errors import ModelConfigError
 from resources.models.locate import find_model
+from resources.models.vector_cache import VectorCache
 from ytingest.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -59,38 +62,68 @@ _PROBES: Final = (
 
 @dataclass(frozen=True)
 class OnnxTextEncoder:
-    """Encodes as TextEncoderSession does (`encode`, `encode_query`, `plan`), on ONNX Runtime on the CPU."""
+    """Encodes as TextEncoderSession does (`encode`, `encode_query`, `plan`), on ONNX Runtime on the CPU.
+    The runtime loads on the first text not in the cache: a repeated search does not load it at all."""
 
     plan: ModelPlan
-    dimensions: int
-    session: onnxruntime.InferenceSession
-    tokenizer: tokenizers.Tokenizer
-    inputs: tuple[str, ...]
-    prompts: dict[str, str]
-    default_prompt_name: str | None
+    copy: Path
+    manifest: dict[str, Any]
     batch_size: int
+
+    @property
+    def dimensions(self) -> int:
+        return self.manifest["dimensions"]
+
+    @functools.cached_property
+    def cache(self) -> VectorCache:
+        return VectorCache(self.copy / "sentences.sqlite", self.dimensions)
 
     def encode_query(self, query: str) -> np.ndarray:
         """A search query's unit-length embedding, with the model's query prompt where it has one."""
-        return self.encode([query], prompt_name=QUERY_PROMPT if QUERY_PROMPT in self.prompts else None)[0]
+        return self.encode([query], prompt_name=QUERY_PROMPT if QUERY_PROMPT in self.manifest["prompts"] else None)[0]
 
     def encode(self, texts: Sequence[str], *, prompt_name: str | None = None) -> np.ndarray:
-        """Unit-length float32 embeddings, (texts, dimensions), as sentence-transformers' `encode` gives."""
-        prompt = self.prompts.get(prompt_name or self.default_prompt_name or "", "")
-        items = [prompt + text for text in texts]
+        """Unit-length float32 embeddings, (texts, dimensions), as sentence-transformers' `encode` gives;
+        texts encoded before are read from the copy's cache."""
+        prompts = self.manifest["prompts"]
+        prompt = prompts.get(prompt_name or self.manifest["default_prompt_name"] or "", "")
+        return self.cache.encode([prompt + text for text in texts], self._compute)
+
+    def _compute(self, items: list[str]) -> np.ndarray:
+        session, tokenizer = self._runtime
         vectors = np.empty((len(items), self.dimensions), dtype=np.float32)
         # Longest first, as sentence-transformers batches, so a batch pads to similar lengths.
         order = np.argsort([-len(item) for item in items], kind="stable")
         for start in range(0, len(items), self.batch_size):
             batch = order[start : start + self.batch_size]
-            encodings = self.tokenizer.encode_batch([items[i] for i in batch])
+            encodings = tokenizer.encode_batch([items[i] for i in batch])
             feed = {
                 name: np.array([getattr(e, _ENCODING_FIELDS[name]) for e in encodings], dtype=np.int64)
-                for name in self.inputs
+                for name in self.manifest["inputs"]
             }
-            vectors[batch] = self.session.run(None, feed)[0]
+            vectors[batch] = session.run(None, feed)[0]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1.0)
+
+    @functools.cached_property
+    def _runtime(self) -> tuple[onnxruntime.InferenceSession, tokenizers.Tokenizer]:
+        import onnxruntime
+        import tokenizers
+
+        manifest = self.manifest
+        tokenizer = tokenizers.Tokenizer.from_file(str(self.copy / "tokenizer.json"))
+        # Pad to the longest text of a batch, truncate at the model's length, each on the model's side.
+        tokenizer.enable_truncation(manifest["max_length"], direction=manifest["truncation_side"])
+        tokenizer.enable_padding(
+            direction=manifest["padding_side"], pad_id=manifest["pad_id"], pad_token=manifest["pad_token"]
+        )
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # errors only: its graph-optimisation notes are not for a user
+        # Idle threads sleep instead of spinning: a search runs a few short batches on a machine that may
+        # be busy, where spinning threads only take CPU from the one doing the work.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        model = str(self.copy / "model.onnx")
+        return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"]), tokenizer
 
 
 def open_onnx_encoder(settings: Settings | None = None) -> OnnxTextEncoder | None:
@@ -118,7 +151,7 @@ def open_onnx_encoder(settings: Settings | None = None) -> OnnxTextEncoder | Non
             f"EMBEDDING_DIMENSIONS={expected}, but {plan.name} produces {manifest['dimensions']}-dimensional "
             f"embeddings; set EMBEDDING_DIMENSIONS={manifest['dimensions']} or choose another EMBEDDING_MODEL"
         )
-    return _load(copy, manifest, plan, settings.embedding_batch_size)
+    return OnnxTextEncoder(plan, copy, manifest, settings.embedding_batch_size)
 
 
 def _weight_bytes(model_dir: Path) -> int:
@@ -132,28 +165,6 @@ def copy_key(model_dir: Path) -> str:
         info = path.stat()
         digest.update(f"\0{path.relative_to(model_dir)}\0{info.st_size}\0{info.st_mtime_ns}".encode())
     return digest.hexdigest()[:20]
-
-
-def _load(copy: Path, manifest: dict[str, Any], plan: ModelPlan, batch_size: int) -> OnnxTextEncoder:
-    import onnxruntime
-    import tokenizers
-
-    tokenizer = tokenizers.Tokenizer.from_file(str(copy / "tokenizer.json"))
-    # Pad to the longest text of a batch, truncate at the model's length, each on the model's side.
-    tokenizer.enable_truncation(manifest["max_length"], direction=manifest["truncation_side"])
-    tokenizer.enable_padding(
-        direction=manifest["padding_side"], pad_id=manifest["pad_id"], pad_token=manifest["pad_token"]
-    )
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # errors only: its graph-optimisation notes are not for a user
-    # Idle threads sleep instead of spinning: a search runs a few short batches on a machine that may be
-    # busy, where spinning threads only take CPU from the one doing the work.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = onnxruntime.InferenceSession(str(copy / "model.onnx"), options, providers=["CPUExecutionProvider"])
-    return OnnxTextEncoder(
-        plan, manifest["dimensions"], session, tokenizer, tuple(manifest["inputs"]), manifest["prompts"],
-        manifest["default_prompt_name"], batch_size,
-    )  # fmt: skip
 
 
 def _export_once(model_dir: Path, copy: Path) -> None:
@@ -212,11 +223,11 @@ def _export(model_dir: Path, work: Path) -> dict[str, Any]:
         "prompts": dict(model.prompts),
         "default_prompt_name": model.default_prompt_name,
     }
-    copy = _load(work, manifest, ModelPlan("text_encoder", str(model_dir), "cpu", "cpu", None, "export check"), 4)
+    exported = OnnxTextEncoder(ModelPlan("text_encoder", str(model_dir), "cpu", "cpu", None, "export check"), work, manifest, 4)
     gaps = []
     for prompt_name in [None] + ([QUERY_PROMPT] if QUERY_PROMPT in model.prompts else []):
         expected = model.encode(list(_PROBES), prompt_name=prompt_name, normalize_embeddings=True, show_progress_bar=False)
-        gaps.append(float(np.max(1.0 - np.sum(copy.encode(_PROBES, prompt_name=prompt_name) * expected, axis=1))))
+        gaps.append(float(np.max(1.0 - np.sum(exported.encode(_PROBES, prompt_name=prompt_name) * expected, axis=1))))
     if max(gaps) > MAX_COSINE_GAP:
         return {"unusable": f"its vectors differ from sentence-transformers' (cosine distance up to {max(gaps):.2g})"}
     return {**manifest, "cosine_gap_on_probes": max(gaps)}

@@ -57,3 +57,5 @@ def test_a_plain_search_prints_its_hits_and_nothing_on_stderr(archive):
     title, snippet, link = result.stdout.splitlines()
     assert title.startswith(" 1. [north] bad\\tfeed\\nsecond line \\x1b[2J @ 0:00:0")  # one line, escaped
     assert "[ice]" in snippet and link == "    http://north/ice#t=0"
+    again = ytingest("search", "river ice", "--limit", "1", env=NO_RUNTIME_DIR)  # its sentences from the cache
+    assert again.returncode == 0 and again.stderr == "" and again.stdout == result.stdout
