@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:  # run as a script, the repository is not on the p
     sys.path.insert(0, str(ROOT))
 
 KINDS = ("whisper", "diarization", "voice", "text_encoder")
-_VOICES = ("en-us", "en-gb+f3")
+_VOICES = ("en-us", "en-gb-x-rp+f3")
 _SENTENCES = (
     "The quick brown fox jumps over the lazy dog near the river bank.",
     "Meanwhile a second speaker answers with a different voice entirely.",
@@ -79,7 +79,7 @@ def model_env(choice: str, work: Path) -> dict[str, str]:
         "MODELS_DIR": str(models.manifest.parent),
         "WHISPER_MODEL": models.whisper.name,
         "DIARIZATION_MODEL": models.pyannote.name,
-        "VOICE_MODEL": models.ecapa.name,
+        "VOICE_MODEL": models.voice.name,
         "EMBEDDING_MODEL": str(models.text_encoder),
     }
 

@@ -81,7 +81,7 @@ def build_models(work: Path, size: str) -> dict[str, str]:
     return {
         "WHISPER_MODEL": str(models.whisper),
         "DIARIZATION_MODEL": str(models.pyannote),
-        "VOICE_MODEL": str(models.ecapa),
+        "VOICE_MODEL": str(models.voice),
         "EMBEDDING_MODEL": str(encoder),
         "EMBEDDING_DIMENSIONS": str(dimensions),
     }

@@ -9,9 +9,8 @@ import psycopg
 
 from ingest_assets.checks import TEXT_CHECKS, text_checks
 from ingest_assets.partitions import per_video_asset
-from ingest_assets.video_steps import VideoFailed, plan, run_video
+from ingest_assets.video_steps import VideoFailed, breaks_step, plan, run_video
 from resources.models import TextEncoderResource
-from resources.models.errors import ModelError
 from resources.models.text_encoder import TextEncoderSession
 from resources.postgres import PostgresResource
 from ytingest.core.chunking import Chunk, chunk_transcript
@@ -89,7 +88,9 @@ def _chunked(postgres: PostgresResource, session: TextEncoderSession, video_id: 
         max_tokens = min(settings.chunk_tokens, limit)
         overlap = min(settings.chunk_overlap_tokens, max_tokens // 2)
         return chunk_transcript(transcript.segments, model.tokenizer, max_tokens, overlap)
-    except (VideoFailed, ModelError) as exc:
+    except Exception as exc:
+        if breaks_step(exc):
+            raise
         return exc
 
 
@@ -109,13 +110,18 @@ def _groups(chunked: Iterable[tuple[str, Chunked]], max_chunks: int) -> Iterator
 
 
 def _embedded(session: TextEncoderSession, group: list[tuple[str, Chunked]]) -> list[tuple[str, Embedded]]:
-    """One `encode` over the group's chunks, split back per video. An encode error fails every video of
-    the group; NaN or infinite vectors fail only the video they belong to."""
+    """One `encode` over the group's chunks, split back per video. When that encode fails, each video of
+    the group is encoded on its own, so only the video that causes it fails; NaN or infinite vectors fail
+    only the video they belong to."""
     texts = [c.text for _, chunks in group if not isinstance(chunks, Exception) for c in chunks]
     try:
         vectors = session.encode(texts) if texts else np.empty((0, 0), dtype=np.float32)
-    except ModelError as exc:
-        return [(video_id, chunks if isinstance(chunks, Exception) else exc) for video_id, chunks in group]
+    except Exception as exc:
+        if breaks_step(exc):
+            raise
+        if len(group) == 1:
+            return [(group[0][0], group[0][1] if isinstance(group[0][1], Exception) else exc)]
+        return [embedded for member in group for embedded in _embedded(session, [member])]
     embedded: list[tuple[str, Embedded]] = []
     start = 0
     for video_id, chunks in group:

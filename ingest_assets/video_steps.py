@@ -7,6 +7,7 @@ when an upstream step has produced a new result since, or when its output is gon
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,11 +15,15 @@ from typing import Any, TypeVar
 
 import dagster as dg
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from ingest_assets.partitions import dates_by_channel, partition_key, selected_videos
 from resources.postgres import PostgresResource
+from resources.models.errors import ModelConfigError, ModelError, ModelUnavailable
 from ytingest.core.web_links import video_pages_markdown
+from ytingest.settings import get_settings
 from ytingest.store import catalog
+from ytingest.store.database import redact
 
 T = TypeVar("T")
 
@@ -159,6 +164,40 @@ def _blocker(video_id: str, above: dict[str, dict[str, catalog.StepStatus]]) -> 
     return None
 
 
+# SQLSTATE classes of a database that is gone or unwell rather than of one video's data: connection
+# exceptions, insufficient resources, shutdowns (57P; 57014, a cancelled statement, is the video's), system.
+_DATABASE_DOWN = ("08", "53", "57P", "58")
+REASON_MAX_CHARS = 500
+
+
+def breaks_step(exc: BaseException) -> bool:
+    """Whether `exc` stops the step for every video (the database unreachable, a model that cannot load,
+    the run cancelled) rather than failing only the video it was raised for."""
+    if not isinstance(exc, Exception):
+        return True  # KeyboardInterrupt, SystemExit and Dagster's own interruption of a cancelled run
+    if isinstance(exc, (ModelConfigError, ModelUnavailable, dg.Failure, psycopg.InterfaceError, PoolTimeout)):
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        return exc.sqlstate is None or exc.sqlstate.startswith(_DATABASE_DOWN)
+    return False
+
+
+def failure_of(exc: Exception) -> VideoFailed:
+    """`exc` as one video's failure: our own reasons as they are; anything unexpected as its type and the
+    first line of its message, with secrets masked (the traceback goes to the step's debug log)."""
+    if isinstance(exc, VideoFailed):
+        return exc
+    reason = getattr(exc, "reason", None)
+    if not isinstance(reason, str) or not reason:
+        message = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+    settings = get_settings()
+    for secret in (settings.hf_token, settings.web_token, settings.database_url):
+        if secret is not None and secret.get_secret_value():
+            reason = reason.replace(secret.get_secret_value(), "***")
+    return VideoFailed(redact(reason)[:REASON_MAX_CHARS])
+
+
 def run_video(
     context: dg.AssetExecutionContext,
     postgres: PostgresResource,
@@ -170,11 +209,10 @@ def run_video(
     keeps_revision: Callable[[T], bool] | None = None,
 ) -> T | None:
     """One video: `compute` outside any transaction (inference can take minutes), then `write` and the
-    step's outcome in one transaction. A VideoFailed or model error fails this video only. `note` gives a
-    succeeded step's reason column something worth knowing (e.g. why its captions were not used);
-    `keeps_revision` says a result changed nothing the later steps read (see `catalog.record_step`)."""
-    from resources.models.errors import ModelError
-
+    step's outcome in one transaction. Any exception fails this video only (its write rolled back) unless
+    it `breaks_step`. `note` gives a succeeded step's reason column something worth knowing (e.g. why its
+    captions were not used); `keeps_revision` says a result changed nothing the later steps read (see
+    `catalog.record_step`)."""
     report, version, inputs = work.report, work.version, work.inputs[video_id]
     try:
         result = compute()
@@ -185,14 +223,19 @@ def run_video(
             catalog.record_step(
                 conn, video_id, report.asset, "succeeded", remark, context.run_id, version, inputs, keep_revision=keep
             )
-    except (VideoFailed, ModelError) as exc:
-        reason = getattr(exc, "reason", None) or str(exc)
-        permanent = getattr(exc, "permanent", False)
-        report.failures[video_id] = reason
-        context.log.warning(f"{video_id}: {report.asset} failed: {reason}")
+    except (ModelConfigError, ModelUnavailable) as exc:
+        raise dg.Failure(description=exc.reason, allow_retries=False) from exc
+    except Exception as exc:
+        if breaks_step(exc):
+            raise
+        failed = failure_of(exc)
+        if not isinstance(exc, (VideoFailed, ModelError)):
+            context.log.debug(f"{video_id}: {report.asset}: {''.join(traceback.format_exception(exc))}")
+        report.failures[video_id] = failed.reason
+        context.log.warning(f"{video_id}: {report.asset} failed: {failed.reason}")
         with postgres.connect() as conn:
             catalog.record_step(
-                conn, video_id, report.asset, "failed", reason, context.run_id, version, inputs, permanent
+                conn, video_id, report.asset, "failed", failed.reason, context.run_id, version, inputs, failed.permanent
             )
         return None
     report.outcome[video_id] = "succeeded"

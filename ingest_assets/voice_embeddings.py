@@ -1,4 +1,5 @@
-"""Asset `voice_embeddings`: one ECAPA voice print per speaker per video, linked across videos."""
+"""Asset `voice_embeddings`: one voice print per speaker per video (CAM++ offline, ECAPA from the hub),
+linked across videos."""
 
 import wave
 from collections import defaultdict
@@ -34,14 +35,19 @@ def speaker_clips(
         budget[speaker] += length
     clips = {}
     with wave.open(str(path), "rb") as wav:
+        frames = wav.getnframes()
         for speaker, pieces in spans.items():
             parts = []
+            # Turns are clamped to the audio when stored; an older row or a shorter re-download can still
+            # reach past the end, and what lies beyond it is not this speaker's voice.
             for start, end in pieces:
-                wav.setpos(int(start * SAMPLE_RATE))
-                raw = wav.readframes(int((end - start) * SAMPLE_RATE))
+                first = min(int(start * SAMPLE_RATE), frames)
+                wav.setpos(first)
+                raw = wav.readframes(min(int((end - start) * SAMPLE_RATE), frames - first))
                 parts.append(np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0)
             samples = np.concatenate(parts)
-            clips[speaker] = (samples, samples.size / SAMPLE_RATE)
+            if samples.size >= MIN_TURN_SECONDS * SAMPLE_RATE:
+                clips[speaker] = (samples, samples.size / SAMPLE_RATE)
     return clips
 
 

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     embedding_device: Device = Field("auto", description="Device for the text encoder")
     diarization_model: str | None = Field(None, description="pyannote pipeline name or directory")
     diarization_device: Device = Field("auto", description="Device for pyannote")
-    voice_model: str | None = Field(None, description="SpeechBrain ECAPA model name or directory")
+    voice_model: str | None = Field(None, description="Voice model: a directory, a name under MODELS_DIR, or a SpeechBrain hub id")
     voice_device: Device = Field("auto", description="Device for SpeechBrain")
     whisper_word_timestamps: bool = Field(True, description="Word-level timestamps from ASR")
     whisper_temperature: float | None = Field(
@@ -123,12 +123,12 @@ class Settings(BaseSettings):
     )
     min_speakers: int | None = Field(None, ge=1, le=64, description="Fewest speakers pyannote may find")
     max_speakers: int | None = Field(None, ge=1, le=64, description="Most speakers pyannote may find")
-    voice_max_seconds: float = Field(30.0, gt=0, le=600, description="Speech per speaker fed to ECAPA")
+    voice_max_seconds: float = Field(30.0, gt=0, le=600, description="Speech per speaker fed to the voice model")
     diarization_window_minutes: float = Field(
         30, ge=0, le=600, description="Diarize longer audio a window of this many minutes at a time (0: whole file)"
     )
     speaker_match_threshold: float = Field(
-        0.7, ge=-1, le=1, description="Cosine similarity above which voices in two videos are one speaker"
+        0.5, ge=-1, le=1, description="Cosine similarity above which voices in two videos are one speaker"
     )
     chunk_tokens: int = Field(200, ge=16, le=8192, description="Tokens per text chunk (capped by the model)")
     chunk_overlap_tokens: int = Field(32, ge=0, le=4096, description="Tokens shared by consecutive chunks")

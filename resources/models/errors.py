@@ -15,6 +15,11 @@ class ModelConfigError(ModelError):
     """A setting points at a model, device or size that cannot work; the message names the variable."""
 
 
+class ModelUnavailable(ModelError):
+    """The model was found but did not load (corrupt or incompatible files): every video would fail the same
+    way, so the step fails instead of each video."""
+
+
 class ModelOutOfMemory(ModelError):
     """Out of memory even at batch size 1 with no CPU fallback left: fail this video, not the step."""
 

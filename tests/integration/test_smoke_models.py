@@ -46,13 +46,13 @@ def test_manifest_describes_the_build_and_a_rebuild_is_reused(smoke_models: Smok
     manifest = json.loads(smoke_models.manifest.read_text())
     assert manifest["key"]["size"] == "tiny"
     models = manifest["models"]
-    assert set(models) == {"whisper", "ecapa", "pyannote", "text_encoder"}
+    assert set(models) == {"whisper", "voice", "pyannote", "text_encoder"}
     assert all(model["params"] > 0 and model["disk_bytes"] > 0 for model in models.values())
-    assert models["ecapa"]["embedding_dim"] == smoke_models.ecapa_embedding_dim
+    assert models["voice"]["embedding_dim"] == smoke_models.voice_embedding_dim
     assert models["text_encoder"]["embedding_dim"] == 384
     assert {kind: (model["name"], model["real"]) for kind, model in models.items()} == {
         "whisper": ("smoke-whisper-tiny", False),
-        "ecapa": ("smoke-ecapa-tiny", False),
+        "voice": ("smoke-ecapa-tiny", False),
         "pyannote": ("smoke-pyannote-tiny", False),
         "text_encoder": ("sentence-transformers/all-MiniLM-L6-v2", True),
     }
@@ -72,7 +72,7 @@ def test_layouts_are_the_ones_the_libraries_load(smoke_models: SmokeModels) -> N
     whisper_config = json.loads((smoke_models.whisper / "config.json").read_text())
     assert len(whisper_config["lang_ids"]) == 100
 
-    ecapa_files = {path.name for path in smoke_models.ecapa.iterdir()}
+    ecapa_files = {path.name for path in smoke_models.voice.iterdir()}
     assert ecapa_files == {"hyperparams.yaml", "embedding_model.ckpt", "classifier.ckpt"}
 
     for name in ("config.yaml", "segmentation/pytorch_model.bin", "embedding/pytorch_model.bin"):
@@ -166,14 +166,14 @@ def test_speechbrain_ecapa_encodes_a_batch(
     from speechbrain.inference.speaker import EncoderClassifier
 
     encoder = EncoderClassifier.from_hparams(
-        source=str(smoke_models.ecapa), savedir=str(smoke_models.ecapa), run_opts={"device": "cpu"}
+        source=str(smoke_models.voice), savedir=str(smoke_models.voice), run_opts={"device": "cpu"}
     )
     full = torch.from_numpy(speech_clip.waveform)
     half = torch.zeros_like(full)
     half[: len(full) // 2] = full[: len(full) // 2]
     embeddings = encoder.encode_batch(torch.stack([full, half]), wav_lens=torch.tensor([1.0, 0.5]))
 
-    assert embeddings.shape == (2, 1, smoke_models.ecapa_embedding_dim)
+    assert embeddings.shape == (2, 1, smoke_models.voice_embedding_dim)
     assert torch.isfinite(embeddings).all()
 
 

@@ -1,7 +1,8 @@
 """Fixtures for tests that run the real speech and text models offline.
 
 Registered through ``pytest_plugins`` in conftest.py. ``smoke_models`` builds the tiny
-random models once per session, ``offline_models`` the offline set (real Whisper tiny.en), ``speech_clip`` makes a two-voice English clip with
+random models once per session, ``offline_models`` the offline set (every model real: Whisper tiny.en,
+MiniLM, segmentation-3.0 and CAM++), ``speech_clip`` makes a two-voice English clip with
 espeak-ng once per session, and ``no_network`` fails a test that tried to open a
 connection off this machine.
 """
@@ -28,10 +29,10 @@ from ytingest.offline.smoke_models import (
     build_smoke_models,
 )
 
-# Two voices, so diarization has more than one speaker to find.
+# Two voices a real speaker model tells apart, so diarization has more than one speaker to find.
 _UTTERANCES = (
     ("en-us", "The quick brown fox jumps over the lazy dog near the river bank."),
-    ("en-gb+f3", "Meanwhile a second speaker answers with a different voice entirely."),
+    ("en-gb-x-rp+f3", "Meanwhile a second speaker answers with a different voice entirely."),
 )
 
 
@@ -53,7 +54,7 @@ def smoke_models(tmp_path_factory: pytest.TempPathFactory) -> SmokeModels:
 
 @pytest.fixture(scope="session")
 def offline_models(tmp_path_factory: pytest.TempPathFactory) -> SmokeModels:
-    """What `ytingest models offline DIR` builds: real Whisper tiny.en and MiniLM, smoke pyannote and ECAPA."""
+    """What `ytingest models offline DIR` builds: real Whisper tiny.en, MiniLM, segmentation-3.0 and CAM++."""
     return build_offline_models(tmp_path_factory.mktemp("offline-models"))
 
 

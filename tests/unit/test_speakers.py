@@ -187,3 +187,11 @@ def test_multi_hour_video_is_labelled_near_linearly_and_correctly() -> None:
     for index in rng.sample(range(len(shuffled)), 100):
         assert labels[index] == _brute_force(shuffled[index], turns, 0.5), shuffled[index]
     assert labels.count(None) > 0 and len(set(labels) - {None}) == 5
+
+
+def test_turns_are_clamped_to_the_audio():
+    from ytingest.core.speakers import Turn, clamped_turns
+
+    turns = [(-0.2, 1.0, "A"), (1.0, 9.5, "B"), (10.2, 11.0, "A")]
+    assert clamped_turns(turns, 9.0) == [Turn(0.0, 1.0, "A"), Turn(1.0, 9.0, "B")]
+    assert clamped_turns(turns, None) == [Turn(*t) for t in turns]

