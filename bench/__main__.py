@@ -11,7 +11,10 @@ from pathlib import Path
 
 from bench import environment
 
-BENCHES = ("pipeline", "asr", "asr_workers", "embeddings", "writes", "listing", "search", "retrieval", "memory", "speakers")
+BENCHES = (
+    "pipeline", "asr", "asr_workers", "embeddings", "writes", "listing", "search", "search_command", "retrieval", "memory",
+    "speakers",
+)  # fmt: skip
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

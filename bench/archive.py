@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import psycopg
 
@@ -25,3 +26,15 @@ def add_videos(conn: psycopg.Connection, channel_of: dict[str, str], day: dt.dat
             [(v, v, f"http://127.0.0.1:9/watch/{v}", f"Bench video {v}", day, day) for v in channel_of],
         )
         cur.executemany("INSERT INTO channel_videos (channel_key, video_id) VALUES (%s, %s)", [(c, v) for v, c in channel_of.items()])
+
+
+def word_marks(text: str, start: float) -> list:
+    """Word marks as the pipeline stores them (a word every 0.3 s, each sentence opening a unit), so hits
+    are placed on their moment at the cost a real archive pays."""
+    from ytingest.core.moments import Mark
+
+    words = list(re.finditer(r"\S+", text))
+    return [
+        Mark(m.start(), start + n * 0.3, start + n * 0.3 + 0.25, None, n == 0 or words[n - 1].group().endswith((".", "?", "!")))
+        for n, m in enumerate(words)
+    ]

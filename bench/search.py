@@ -23,7 +23,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from bench.archive import add_channels, add_videos
+from bench.archive import add_channels, add_videos, word_marks
 from bench.corpus import sentences
 from bench.environment import reset_archive
 from bench.report import Report, Row
@@ -133,7 +133,7 @@ def _load(url: str, model: str, vectors: np.ndarray, texts: list[str], channel_o
         ensure_model_index(conn, model, vectors.shape[1])
     for n, video_id in enumerate(video_ids):
         part = slice(n * ROWS_PER_VIDEO, (n + 1) * ROWS_PER_VIDEO)
-        rows = [ChunkRow(i, i * 10.0, i * 10.0 + 10, [], 30, t, _marks(t, i * 10.0)) for i, t in enumerate(texts[part])]
+        rows = [ChunkRow(i, i * 10.0, i * 10.0 + 10, [], 30, t, word_marks(t, i * 10.0)) for i, t in enumerate(texts[part])]
         with connection(url) as conn:
             replace_chunks(conn, video_id, model, rows, vectors[part])
     with psycopg.connect(url) as conn:
@@ -143,14 +143,6 @@ def _load(url: str, model: str, vectors: np.ndarray, texts: list[str], channel_o
     for video_id, idx, chunk_id in found:
         chunk_ids[position[video_id] * ROWS_PER_VIDEO + idx] = chunk_id
     return chunk_ids
-
-
-def _marks(text: str, start: float) -> list:
-    """Word marks as the pipeline stores them (a word every 0.3 s), so hits are placed on their moment
-    at the cost a real archive pays."""
-    from ytingest.core.moments import Mark
-
-    return [Mark(m.start(), start + n * 0.3, start + n * 0.3 + 0.25, None, n == 0) for n, m in enumerate(re.finditer(r"\S+", text))]
 
 
 def _measure(report: Report, conn: psycopg.Connection, data: Workload, case: Case) -> None:

@@ -6,6 +6,8 @@ so a run's page says why it used (say) medium.en on the CPU.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from dataclasses import dataclass
 from typing import Final, Literal, cast
 
@@ -130,7 +132,20 @@ def plan_model(kind: Kind, settings: Settings, gpu: CudaDevice | None, sees_cuda
     return ModelPlan(kind=kind, name=name, device=device, profile=profile, compute=compute, reason="; ".join(reasons))
 
 
+@functools.cache
+def cuda_driver_loads() -> bool:
+    """Whether the CUDA driver's library loads. Without it no library can see a device, and asking torch
+    would cost its import (seconds) to learn that on every CPU-only machine."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
 def library_sees_cuda(library: Library) -> bool:
+    if not cuda_driver_loads():
+        return False
     if library == "ctranslate2":
         import ctranslate2
 
@@ -141,7 +156,8 @@ def library_sees_cuda(library: Library) -> bool:
 
 
 def probe_cuda(library: Library) -> CudaDevice | None:
-    """The CUDA device `library` would use, or None; importing torch only when it is that library or NVML is missing."""
+    """The CUDA device `library` would use, or None; importing torch only when there is a CUDA driver and
+    torch is that library or NVML is missing."""
     if not library_sees_cuda(library):
         return None
     nvml = open_nvml()

@@ -8,6 +8,8 @@ Plain layers (everything under `ytingest/` but the app) never import dagster.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,17 @@ def test_plain_code_never_imports_dagster(layer):
                 if any(n == "dagster" or n.startswith(("dagster.", "dagster_")) for n in names):
                     offenders.append(str(file.relative_to(ROOT)))
     assert not offenders, offenders
+
+
+def test_the_search_command_imports_no_heavy_library():
+    """`ytingest search` answers in about a second because its path (the command line, the search, the text
+    encoder's ONNX copy) leaves dagster, torch, sentence-transformers and scipy unimported."""
+    code = (
+        "import sys\n"
+        "from ytingest.app.cli import build_parser\n"
+        "import ytingest.app.searching, resources.models.onnx_encoder, resources.models.errors\n"
+        "build_parser()\n"
+        "print(sorted({'dagster', 'torch', 'sentence_transformers', 'transformers', 'scipy'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]", result.stdout

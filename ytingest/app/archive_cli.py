@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+from ytingest.app.console import print_rows
+
 
 def _fail(message: str) -> int:
     print(f"ytingest: {message}", file=sys.stderr)
@@ -32,9 +34,10 @@ def _speakers_list(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print("no speakers yet")
-    for row in rows:
-        name = row.name or "(unnamed)"
-        print(f"{row.speaker_id}\t{name}\t{row.videos} videos\t{_clock(row.talk_seconds)} talk\t{row.example_url or '-'}")
+    print_rows(
+        (row.speaker_id, row.name or "(unnamed)", f"{row.videos} videos", f"{_clock(row.talk_seconds)} talk", row.example_url or "-")
+        for row in rows
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ytingest.app.channels import register_channel
+from ytingest.app.console import CommandParser, hide_library_noise, print_rows, verbose
 from ytingest.core.identifiers import InvalidChannel
 from ytingest.core.text import printable
 from ytingest.settings import SettingsError, get_settings, make_files_private
@@ -58,9 +59,11 @@ def _channels_list(args: argparse.Namespace) -> int:
             for r in rows
         ]))  # fmt: skip
     else:
-        for row in rows:
-            failing = f"\tfeed failing since {row.failing_since:%Y-%m-%d %H:%M} UTC: {row.poll_error}" if row.poll_error else ""
-            print(printable("\t".join((row.key, row.kind, row.url))) + printable(failing).replace("\\t", "\t"))
+        print_rows(
+            (row.key, row.kind, row.url)
+            + ((f"feed failing since {row.failing_since:%Y-%m-%d %H:%M} UTC: {row.poll_error}",) if row.poll_error else ())
+            for row in rows
+        )
     return 0
 
 
@@ -153,7 +156,7 @@ def _console(name: str, args: argparse.Namespace):
 
     if getattr(args, "json", False):
         return nullcontext()
-    return logged_stderr(name, get_settings().data_dir / "logs", args.verbose)
+    return logged_stderr(name, get_settings().data_dir / "logs", verbose(args))
 
 
 def _positive(value: str) -> int:
@@ -164,7 +167,7 @@ def _positive(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ytingest", description=__doc__)
+    parser = CommandParser(prog="ytingest", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     channels = commands.add_parser("channels", help="register and list channels").add_subparsers(
@@ -199,7 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--since", type=dt.date.fromisoformat, help="first publication date, YYYY-MM-DD")
     ingest.add_argument("--until", type=dt.date.fromisoformat, help="last publication date, YYYY-MM-DD")
     ingest.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    ingest.add_argument("--verbose", action="store_true", help="show Dagster's event lines and warnings too")
     ingest.set_defaults(func=_ingest)
 
     search = commands.add_parser("search", help="hybrid (vector + keyword) search over transcript chunks")
@@ -219,7 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="ingest a generated sample channel served on loopback")
     demo.add_argument("--work-dir", help="where the sample channel is generated (default: DATA_DIR/demo)")
     demo.add_argument("--port", type=int, default=8765, help="loopback port serving the sample channel")
-    demo.add_argument("--verbose", action="store_true", help="show Dagster's event lines and warnings too")
     demo.set_defaults(func=_demo)
 
     from ytingest.app.archive_cli import add_archive_commands
@@ -233,12 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     make_files_private()
     args = build_parser().parse_args(argv)
+    if not verbose(args):
+        hide_library_noise()
     from resources.models.errors import ModelError
     from ytingest.store.database import DatabaseError
 
     try:
         get_settings()
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, so a closed pipe is met inside the `try`
+        return code
+    except BrokenPipeError:  # `ytingest channels list | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
+        return 1
     except SettingsError as exc:
         return _fail(str(exc))
     except DatabaseError as exc:  # a bad or unreachable DATABASE_URL; the message carries no credentials

@@ -4,14 +4,15 @@ the best set that exists offline, or the real ones from the hub."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from resources.models.device import VARIABLES, Kind, plan_model, resolve_plan
+from resources.models.device import VARIABLES, Kind, ModelPlan, plan_model, resolve_plan
 from resources.models.errors import ModelConfigError, scrub
-from resources.models.locate import find_model, hub_id_for, hub_unreachable
+from resources.models.locate import ModelSource, find_model, hub_id_for, hub_unreachable
 from ytingest.settings import Settings, get_settings
 
 # faster-whisper's own download filter: the CTranslate2 weights and what loads them.
@@ -30,9 +31,10 @@ def add_models_commands(subparsers: argparse._SubParsersAction) -> None:
     models = subparsers.add_parser("models", help="show which models load, build the offline set, or fetch them")
     models.set_defaults(func=_status)
     actions = models.add_subparsers(dest="action")
-    actions.add_parser("status", help="per model: what loads, from where, its size, device, real or smoke").set_defaults(
-        func=_status
-    )
+    status = actions.add_parser("status", help="per model: what loads, from where, its size, device, real or smoke")
+    for parser in (models, status):  # `models --json` is `models status --json`
+        parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object")
+    status.set_defaults(func=_status)
     offline = actions.add_parser(
         "offline",
         aliases=["smoke"],
@@ -80,29 +82,45 @@ def _offline(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """One line per model: what will load, from where, its size on disk, the device, real or smoke."""
+    """Per model: what will load, from where, its size on disk, the device, real or smoke."""
     settings = get_settings()
-    problems = 0
-    print(f"MODELS_DIR={settings.models_root}{'' if settings.models_dir else ' (unset: DATA_DIR/models)'}")
+    found = {}
     for kind in _KINDS:
         try:
-            plan, source = find_model(kind, settings)
+            found[kind] = find_model(kind, settings)
         except ModelConfigError as exc:
-            problems += 1
-            print(f"{kind:<13} MISSING: {exc.reason}")
-            continue
-        size = _size(source.path) if source.path is not None else "download size unknown"
-        weights = "real" if source.real else "SMOKE BUILD (random weights)"
-        print(f"{kind:<13} {plan.name} [{weights}] on {plan.device}, {size}")
-        print(f"{'':<13} from {source.label} ({source.origin})")
-        if source.provenance:
-            print(f"{'':<13} weights: {source.provenance}")
-    return 1 if problems else 0
+            found[kind] = exc
+    if getattr(args, "json", False):
+        print(json.dumps({"models_dir": str(settings.models_root), "models": [_as_json(kind, f) for kind, f in found.items()]}))
+    else:
+        print(f"MODELS_DIR={settings.models_root}{'' if settings.models_dir else ' (unset: DATA_DIR/models)'}")
+        for kind, model in found.items():
+            if isinstance(model, ModelConfigError):
+                print(f"{kind:<13} MISSING: {model.reason}")
+                continue
+            plan, source = model
+            size = f"{_mib(source.path):.0f} MiB" if source.path is not None else "download size unknown"
+            weights = "real" if source.real else "SMOKE BUILD (random weights)"
+            print(f"{kind:<13} {plan.name} [{weights}] on {plan.device}, {size}")
+            print(f"{'':<13} from {source.label} ({source.origin})")
+            if source.provenance:
+                print(f"{'':<13} weights: {source.provenance}")
+    return 1 if any(isinstance(model, ModelConfigError) for model in found.values()) else 0
 
 
-def _size(path: Path) -> str:
-    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return f"{total / 2**20:.0f} MiB"
+def _as_json(kind: Kind, found: tuple[ModelPlan, ModelSource] | ModelConfigError) -> dict:
+    if isinstance(found, ModelConfigError):
+        return {"kind": kind, "missing": found.reason}
+    plan, source = found
+    return {
+        "kind": kind, "model": plan.name, "real": source.real, "device": plan.device,
+        "size_mib": round(_mib(source.path), 1) if source.path is not None else None,
+        "source": source.label, "origin": source.origin, "provenance": source.provenance, "choice": plan.reason,
+    }  # fmt: skip
+
+
+def _mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
 @dataclass(frozen=True)

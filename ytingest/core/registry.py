@@ -5,7 +5,6 @@ old voices out before adding the new ones."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def unit(vector: np.ndarray) -> np.ndarray:
@@ -16,6 +15,9 @@ def match_voices(voices: np.ndarray, centroids: np.ndarray, threshold: float) ->
     """For each voice (rows of unit vectors), the index of the centroid it joins, or None for a new
     speaker. Two voices of one video never join the same speaker: among the pairs at or above
     `threshold` (cosine), the assignment with the largest total similarity wins (Hungarian method)."""
+    # Imported here: scipy.optimize costs 0.7 s, and every reader of the speaker tables (search) imports this module.
+    from scipy.optimize import linear_sum_assignment
+
     if len(voices) == 0 or len(centroids) == 0:
         return [None] * len(voices)
     similarity = np.asarray(voices) @ np.asarray(centroids).T
