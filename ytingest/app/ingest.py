@@ -48,6 +48,7 @@ class IngestReport:
     peak_vram_share: float | None = None
     mean_gpu_utilisation_pct: float | None = None
     model_load_share: float = 0.0
+    models: dict[str, str] = field(default_factory=dict)  # kind -> "name: real or smoke, and from where"
     checklist: list[dict[str, Any]] = field(default_factory=list)
     passed: bool = False
 
@@ -258,6 +259,12 @@ def build_report(instance, keys, spans, run_ids, wall_seconds: float) -> IngestR
         peak_vram_share=round(max(peaks) / device_mb, 4) if peaks and device_mb else None,
         mean_gpu_utilisation_pct=round(sum(utilisation) / len(utilisation), 1) if utilisation else None,
         model_load_share=round(total("load_seconds") / wall_seconds, 4) if wall_seconds else 0.0,
+        models={
+            k: f"{m[f'{k}/model']} ({m.get(f'{k}/weights', 'weights unknown')})"
+            for m in metadata
+            for k in MODEL_KINDS
+            if f"{k}/model" in m
+        },
     )
     report.checklist = checklist(report, settings)
     report.passed = report.success_rate >= settings.success_threshold
@@ -306,6 +313,8 @@ def print_report(report: IngestReport) -> None:
     utilisation = f"{report.mean_gpu_utilisation_pct}%" if report.mean_gpu_utilisation_pct is not None else "n/a (no GPU)"
     print(f"  peak VRAM: {vram}, mean GPU utilisation in GPU steps: {utilisation}")
     print(f"  time loading models: {report.model_load_share:.1%} of wall time")
+    for kind, model in report.models.items():
+        print(f"  model {kind}: {printable(model)}")
     print("  checklist:")
     for item in report.checklist:
         mark = {"pass": "PASS", "FAIL": "FAIL"}.get(item["result"], "N/A ")
