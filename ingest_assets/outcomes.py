@@ -11,7 +11,7 @@ status alone, also in a run over a range of dates."""
 
 import dagster as dg
 
-from ingest_assets.partitions import dates_by_channel, partition_key, per_video_asset
+from ingest_assets.partitions import per_video_asset, windows_by_channel
 from resources.postgres import PostgresResource
 from ytingest.store import catalog
 
@@ -28,11 +28,10 @@ def outcomes(context: dg.AssetExecutionContext, postgres: PostgresResource):
     """Each partition's videos with their outcome: done, unavailable (a permanent cause: removed, private,
     corrupt) or needing attention (an error a re-run or a fix can cure). Red when one needs attention."""
     bad: dict[str, list[str]] = {}
-    for channel_key, dates in dates_by_channel(context.partition_keys).items():
-        for day in dates:
-            key = str(partition_key(channel_key, day))
+    for channel_key, windows in windows_by_channel(context.partition_keys).items():
+        for key, span in windows.items():
             with postgres.connect() as conn:
-                videos = catalog.videos_in_partition(conn, channel_key, [day])
+                videos = catalog.videos_in_partition(conn, channel_key, [span])
                 ids = [v.video_id for v in videos]
                 ledger = {step: catalog.step_statuses(conn, step, ids) for step in STEPS}
             rows = [(video, *_outcome(video.video_id, ledger)) for video in videos]
