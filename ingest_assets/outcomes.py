@@ -34,7 +34,7 @@ def outcomes(context: dg.AssetExecutionContext, postgres: PostgresResource):
                 videos = catalog.videos_in_partition(conn, channel_key, [span])
                 ids = [v.video_id for v in videos]
                 ledger = {step: catalog.step_statuses(conn, step, ids) for step in STEPS}
-            rows = [(video, *_outcome(video.video_id, ledger)) for video in videos]
+            rows = [(video, *video_outcome(video.video_id, ledger)) for video in videos]
             attention = [f"{video.video_id}: {why}" for video, kind, why in rows if kind == "needs attention"]
             if attention:
                 bad[key] = attention
@@ -49,7 +49,7 @@ def outcomes(context: dg.AssetExecutionContext, postgres: PostgresResource):
         )
 
 
-def _outcome(video_id: str, ledger: dict[str, dict[str, catalog.StepStatus]]) -> tuple[str, str]:
+def video_outcome(video_id: str, ledger: dict[str, dict[str, catalog.StepStatus]]) -> tuple[str, str]:
     for step in STEPS:
         status = ledger[step].get(video_id)
         if status is None:

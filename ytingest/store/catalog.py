@@ -310,3 +310,31 @@ def step_statuses(conn: psycopg.Connection, asset: str, video_ids: list[str]) ->
         (asset, video_ids),
     ).fetchall()
     return {row[0]: StepStatus(*row[1:]) for row in rows}
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    channel_key: str
+    video_id: str
+    partition_date: dt.date
+    asset: str | None  # None: no step has run for the video
+    status: StepStatus | None
+
+
+def ledger(conn: psycopg.Connection, channel_keys: list[str], since: dt.date) -> list[LedgerRow]:
+    """Every step outcome of the channels' videos dated `since` or later, and a row for each such video
+    no step has run for."""
+    rows = conn.execute(
+        """
+        SELECT cv.channel_key, v.video_id, v.partition_date, s.asset, s.status, s.reason, s.version, s.revision,
+               s.inputs, s.permanent
+        FROM videos v JOIN channel_videos cv USING (video_id) LEFT JOIN video_steps s USING (video_id)
+        WHERE cv.channel_key = ANY(%s) AND v.partition_date >= %s
+        ORDER BY cv.channel_key, v.partition_date, v.video_id
+        """,
+        (channel_keys, since),
+    ).fetchall()
+    return [
+        LedgerRow(key, video, day, asset, StepStatus(*rest) if asset is not None else None)
+        for key, video, day, asset, *rest in rows
+    ]
