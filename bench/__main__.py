@@ -11,7 +11,9 @@ from pathlib import Path
 
 from bench import environment
 
-BENCHES = ("pipeline", "asr", "asr_workers", "embeddings", "writes", "listing", "search", "retrieval", "memory")
+BENCHES = (
+    "pipeline", "asr", "asr_workers", "embeddings", "writes", "listing", "search", "retrieval", "memory", "partitions",
+)  # fmt: skip
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

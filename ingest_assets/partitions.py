@@ -37,7 +37,7 @@ def build_partitions_def(settings: Settings) -> dg.MultiPartitionsDefinition:
 
 def build_backfill_policy(settings: Settings) -> dg.BackfillPolicy:
     # Dagster groups a multi-partition selection along its narrower dimension, so ten years of one
-    # channel becomes runs of BACKFILL_PARTITIONS_PER_RUN months (30 runs at 4), and one month over
+    # channel becomes runs of BACKFILL_PARTITIONS_PER_RUN months (10 runs at 12), and one month over
     # all channels becomes runs of that many channels.
     return dg.BackfillPolicy.multi_run(max_partitions_per_run=settings.partitions_per_run)
 
