@@ -71,7 +71,7 @@ def run(report: Report, work: Path, url: str, quick: bool) -> None:
         Row("partitions", "partitions page in headless Chromium", pages["month"].page, "s", pages["day"].page,
             target=3.0, target_op="<=", target_on="value",
             definition="goto /assets/audio?view=partitions until it shows the partition count (its status query "
-            f"answered), median of {len(pages['month'].loads)} fresh pages; {details['history_partitions']} "
+            f"answered), median of {len(pages['month'].loads)} new tabs after a first visit; {details['history_partitions']} "
             "partitions with history; baseline: the same page on the daily grain"),
         Row("partitions", "GraphQL partition-status query", pages["month"].query, "s", pages["day"].query,
             definition="the page's own PartitionHealthQuery for `audio`, POSTed alone, median of 3; baseline: daily grain"),
@@ -99,7 +99,8 @@ def run(report: Report, work: Path, url: str, quick: bool) -> None:
     ]  # fmt: skip
     report.add(*rows)
     details.update(
-        pages={g: {"loads_s": [round(x, 2) for x in p.loads], "query_s": [round(x, 3) for x in p.queries]} for g, p in pages.items()},
+        pages={g: {"first_visit_s": round(p.first, 2), "loads_s": [round(x, 2) for x in p.loads],
+                   "query_s": [round(x, 3) for x in p.queries]} for g, p in pages.items()},
         backfill={g: {"created_s": round(b.created, 2), "submitted_s": round(b.seconds, 2), "runs": b.runs,
                       "runs_expected": b.expected} for g, b in launches.items()},
         key_counts=key_counts,
@@ -262,16 +263,16 @@ def _key_count(grain: str) -> int:
 
 class _Pages:
     def __init__(self, timing: dagster_ui.PageTiming, queries: list[float]):
-        self.loads, self.queries = timing.load_seconds, queries
+        self.first, self.loads, self.queries = timing.load_seconds[0], timing.load_seconds[1:], queries
         self.page, self.query = statistics.median(self.loads), statistics.median(queries)
 
 
 def _ui(work: Path, grain: str, partitions: int) -> _Pages:
     os.environ["PARTITION_GRAIN"] = grain
     with dagster_ui.ytingest_dev(dict(os.environ), work / f"dagster-dev-{grain}.log") as base:
-        # A first visit warms the webserver's caches (the code location, the status cache) as a user's would.
-        dagster_ui.time_partitions_page(base, "audio", partitions, 1, PAGE_TIMEOUT_S)
-        timing = dagster_ui.time_partitions_page(base, "audio", partitions, 3, PAGE_TIMEOUT_S)
+        # The first of four visits warms the webserver (code location, status cache) and the browser's
+        # cache, as a user's first visit would; the other three are timed.
+        timing = dagster_ui.time_partitions_page(base, "audio", partitions, 4, PAGE_TIMEOUT_S)
         queries = dagster_ui.time_query(base, timing.query, 3, PAGE_TIMEOUT_S)
     return _Pages(timing, queries)
 

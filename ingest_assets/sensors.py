@@ -83,11 +83,12 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
         current = [v.source_id for v in fresh] + [e.source_id for e in entries if e.source_id in already]
         seen[row.key] = list(dict.fromkeys(current + seen.get(row.key, [])))[:SEEN_PER_CHANNEL]
 
-    # One run per partition with new videos: a month's other videos are already done by the ledger.
+    # One run per partition with new videos; it goes over the month's other videos too, which the ledger
+    # finds done (or retries, when they failed).
     run_requests = [
         dg.RunRequest(
             partition_key=key,
-            run_key=f"new_videos:{str(key).replace('|', ':')}:{_digest(ids)}",
+            run_key=f"new_videos:{key.keys_by_dimension['channel']}:{key.keys_by_dimension['date']}:{_digest(ids)}",
             tags={"ytingest/trigger": "new_videos"},
         )
         for key, ids in sorted(wanted.items())
