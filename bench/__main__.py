@@ -13,7 +13,7 @@ from bench import environment
 
 BENCHES = (
     "pipeline", "asr", "asr_workers", "embeddings", "writes", "listing", "search", "search_command", "retrieval", "memory",
-    "speakers",
+    "speakers", "partitions",
 )  # fmt: skip
 
 

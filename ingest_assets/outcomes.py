@@ -11,7 +11,7 @@ status alone, also in a run over a range of dates."""
 
 import dagster as dg
 
-from ingest_assets.partitions import dates_by_channel, partition_key, per_video_asset
+from ingest_assets.partitions import per_video_asset, windows_by_channel
 from resources.postgres import PostgresResource
 from ytingest.store import catalog
 
@@ -28,14 +28,13 @@ def outcomes(context: dg.AssetExecutionContext, postgres: PostgresResource):
     """Each partition's videos with their outcome: done, unavailable (a permanent cause: removed, private,
     corrupt) or needing attention (an error a re-run or a fix can cure). Red when one needs attention."""
     bad: dict[str, list[str]] = {}
-    for channel_key, dates in dates_by_channel(context.partition_keys).items():
-        for day in dates:
-            key = str(partition_key(channel_key, day))
+    for channel_key, windows in windows_by_channel(context.partition_keys).items():
+        for key, span in windows.items():
             with postgres.connect() as conn:
-                videos = catalog.videos_in_partition(conn, channel_key, [day])
+                videos = catalog.videos_in_partition(conn, channel_key, [span])
                 ids = [v.video_id for v in videos]
                 ledger = {step: catalog.step_statuses(conn, step, ids) for step in STEPS}
-            rows = [(video, *_outcome(video.video_id, ledger)) for video in videos]
+            rows = [(video, *video_outcome(video.video_id, ledger)) for video in videos]
             attention = [f"{video.video_id}: {why}" for video, kind, why in rows if kind == "needs attention"]
             if attention:
                 bad[key] = attention
@@ -50,7 +49,7 @@ def outcomes(context: dg.AssetExecutionContext, postgres: PostgresResource):
         )
 
 
-def _outcome(video_id: str, ledger: dict[str, dict[str, catalog.StepStatus]]) -> tuple[str, str]:
+def video_outcome(video_id: str, ledger: dict[str, dict[str, catalog.StepStatus]]) -> tuple[str, str]:
     for step in STEPS:
         status = ledger[step].get(video_id)
         if status is None:

@@ -14,6 +14,7 @@ from ingest_assets.dead_runs import release_dead_runs
 from ingest_assets.partitions import CHANNELS, partition_key
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
+from ytingest.core import grain as grains
 from ytingest.core.channels_file import read_channels_file
 from ytingest.core.feeds import FeedEntry, FeedError, parse_feed
 from ytingest.core.identifiers import video_id_for, youtube_feed_url
@@ -59,9 +60,10 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
     new_channels = [row.key for row in rows if row.key not in known]
 
     seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
-    first_date = settings.partition_start_date
-    last_date = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-    wanted: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+    # The partitions that exist: from the start date's to today's (end_offset=1).
+    first_date = grains.window(settings.partition_grain, settings.partition_start_date)[0]
+    last_date = grains.window(settings.partition_grain, dt.datetime.now(dt.UTC).date())[1]
+    wanted: dict[dg.MultiPartitionKey, list[str]] = defaultdict(list)  # partition -> its new videos
     for row, entries in zip(rows, _poll_all(media, rows, settings.fetch_deadline_seconds)):
         if isinstance(entries, Exception):
             # Cursor untouched for this channel: the next tick retries it; the others go on.
@@ -73,7 +75,7 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
         fresh = [entry for entry in entries if entry.source_id not in already]
         for video, day in zip(fresh, _record_entries(postgres, row.key, fresh), strict=True):
             if first_date <= day <= last_date:
-                wanted[(row.key, day)].append(video.source_id)
+                wanted[partition_key(row.key, day)].append(video.source_id)
             else:
                 context.log.info(f"{row.key}: {video.source_id} published {day}, outside the partitions; skipped")
         # The feed's entries (new or known from the catalog) stay in the cursor, or the next tick would
@@ -81,13 +83,15 @@ def new_videos(context: dg.SensorEvaluationContext, postgres: PostgresResource, 
         current = [v.source_id for v in fresh] + [e.source_id for e in entries if e.source_id in already]
         seen[row.key] = list(dict.fromkeys(current + seen.get(row.key, [])))[:SEEN_PER_CHANNEL]
 
+    # One run per partition with new videos; it goes over the month's other videos too, which the ledger
+    # finds done (or retries, when they failed).
     run_requests = [
         dg.RunRequest(
-            partition_key=partition_key(channel, day),
-            run_key=f"new_videos:{channel}:{day}:{_digest(ids)}",
+            partition_key=key,
+            run_key=f"new_videos:{key.keys_by_dimension['channel']}:{key.keys_by_dimension['date']}:{_digest(ids)}",
             tags={"ytingest/trigger": "new_videos"},
         )
-        for (channel, day), ids in sorted(wanted.items())
+        for key, ids in sorted(wanted.items())
     ]
     return dg.SensorResult(
         run_requests=run_requests,

@@ -17,7 +17,7 @@ import dagster as dg
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from ingest_assets.partitions import dates_by_channel, partition_key, selected_videos
+from ingest_assets.partitions import partition_key, selected_videos, spans_by_channel
 from resources.postgres import PostgresResource
 from resources.models.errors import ModelConfigError, ModelError, ModelUnavailable
 from ytingest.core.web_links import video_pages_markdown
@@ -96,13 +96,13 @@ class Plan:
 def partition_videos(
     context: dg.AssetExecutionContext, postgres: PostgresResource
 ) -> tuple[list[catalog.VideoRow], dict[str, list[str]]]:
-    """The videos of every (channel, date) partition in this run, each once, and each partition's ids."""
+    """The videos of every (channel, dates) partition in this run, each once, and each partition's ids."""
     seen: dict[str, catalog.VideoRow] = {}
     partitions: dict[str, list[str]] = {}
     only = selected_videos(context.run.tags)
     with postgres.connect() as conn:
-        for channel_key, dates in dates_by_channel(context.partition_keys).items():
-            for video in catalog.videos_in_partition(conn, channel_key, dates):
+        for channel_key, spans in spans_by_channel(context.partition_keys).items():
+            for video in catalog.videos_in_partition(conn, channel_key, spans):
                 if (only is None or video.video_id in only) and video.video_id not in seen:
                     seen[video.video_id] = video
                     key = str(partition_key(channel_key, video.partition_date))

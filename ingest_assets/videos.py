@@ -1,10 +1,10 @@
-"""Asset `videos`: which videos each channel published on each partition's dates."""
+"""Asset `videos`: which videos each channel published in each partition's dates."""
 
 import datetime as dt
 
 import dagster as dg
 
-from ingest_assets.partitions import dates_by_channel, partition_key, per_video_asset
+from ingest_assets.partitions import partition_key, per_video_asset, spans_by_channel
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.core.identifiers import video_id_for
@@ -22,7 +22,7 @@ ESTIMATE_MARGIN_DAYS = 3
     kinds={"youtube", "postgres"},
 )
 def videos(context: dg.AssetExecutionContext, postgres: PostgresResource, media: MediaSource) -> dg.MaterializeResult:
-    """The channel's videos published on the partition's dates (id, title, url, published time, duration).
+    """The channel's videos published in the partition's dates (id, title, url, published time, duration).
 
     The channel's full listing is fetched at most once per LISTING_MAX_AGE_MINUTES and kept in Postgres;
     estimated dates near the requested ones are replaced by exact per-video dates before selecting.
@@ -30,7 +30,7 @@ def videos(context: dg.AssetExecutionContext, postgres: PostgresResource, media:
     settings = get_settings()
     failures: dict[str, str] = {}
     found: dict[str, list[catalog.VideoRow]] = {}  # partition key -> its videos
-    for channel_key, dates in dates_by_channel(context.partition_keys).items():
+    for channel_key, spans in spans_by_channel(context.partition_keys).items():
         with postgres.connect() as conn:
             row = catalog.channel(conn, channel_key)
         if row is None:
@@ -38,19 +38,19 @@ def videos(context: dg.AssetExecutionContext, postgres: PostgresResource, media:
             continue
         try:
             _refresh_listing(context, postgres, media, row, settings.listing_max_age_minutes)
-            _resolve_estimates(context, postgres, media, channel_key, dates)
+            _resolve_estimates(context, postgres, media, channel_key, spans)
         except MediaError as exc:
             failures[channel_key] = exc.reason
             continue
         with postgres.connect() as conn:
-            for video in catalog.videos_in_partition(conn, channel_key, dates):
+            for video in catalog.videos_in_partition(conn, channel_key, spans):
                 found.setdefault(str(partition_key(channel_key, video.partition_date)), []).append(video)
     if failures:
         raise dg.Failure(
             description="could not list: " + "; ".join(f"{k}: {v}" for k, v in failures.items()),
             metadata={"failed_channels": dg.MetadataValue.json(failures)},
         )
-    # Each partition lists its own videos, also in a run over a range of dates.
+    # Each partition lists its own videos, also in a run over a range of partitions.
     for key in context.partition_keys:
         context.add_asset_metadata(_metadata(found.get(str(key), [])), partition_key=key)
     return dg.MaterializeResult()
@@ -75,9 +75,9 @@ def _refresh_listing(context, postgres, media, row: catalog.ChannelRow, max_age_
     context.log.info(f"listed {count} videos of {row.key}")
 
 
-def _resolve_estimates(context, postgres, media, channel_key: str, dates: list[dt.date]) -> None:
+def _resolve_estimates(context, postgres, media, channel_key: str, spans: list[tuple[dt.date, dt.date]]) -> None:
     with postgres.connect() as conn:
-        estimated = catalog.estimated_near(conn, channel_key, dates, ESTIMATE_MARGIN_DAYS)
+        estimated = catalog.estimated_near(conn, channel_key, spans, ESTIMATE_MARGIN_DAYS)
     for video in estimated:
         try:
             exact = media.resolve_video(video.url)

@@ -21,6 +21,10 @@ ComputeType = Literal[
     "default", "auto", "int8", "int8_float16", "int8_float32", "int8_bfloat16", "int16", "float16", "bfloat16", "float32"
 ]
 ModelProfile = Literal["auto", "cpu", "gpu-small", "gpu-large"]
+PartitionGrain = Literal["month", "day"]
+# A year of one channel a run: creating a run costs Dagster 34 planned-event writes (the graph's assets
+# and checks), about 1.5 s here, so ten years launch as 10 runs in seconds; days keep their old month.
+PARTITIONS_PER_RUN = {"month": 12, "day": 30}
 
 # Settings whose values must never be echoed back, even in an error message.
 SECRET_FIELDS = frozenset({"hf_token", "database_url", "ytdlp_cookies_file", "web_token"})
@@ -54,8 +58,13 @@ class Settings(BaseSettings):
 
     # --- channels, partitions, orchestration ---------------------------------------
     channels_file: Path = Field(Path("channels.yaml"), description="Declarative channel list read by the sensor")
-    partition_start_date: dt.date = Field(dt.date(2020, 1, 1), description="First daily partition")
-    backfill_days_per_run: int = Field(30, ge=1, le=3660, description="Partitions one backfill run takes")
+    partition_start_date: dt.date = Field(
+        dt.date(2020, 1, 1), description="Earliest publication date with a partition (its month's, at PARTITION_GRAIN=month)"
+    )
+    partition_grain: PartitionGrain = Field("month", description="Dates one partition spans: a calendar month or a day")
+    backfill_partitions_per_run: int | None = Field(
+        None, ge=1, le=3660, description="Partitions one backfill run takes (unset: 12 months, or 30 days at PARTITION_GRAIN=day)"
+    )
     gpu_pool_limit: int = Field(1, ge=1, le=64, description="GPU-bound steps allowed at once across all runs")
     max_concurrent_runs: int = Field(4, ge=1, le=256, description="Runs the queued coordinator starts at once")
     free_slots_after_run_end_seconds: int = Field(
@@ -196,6 +205,10 @@ class Settings(BaseSettings):
         if self.models_dir is not None:
             self.models_dir = self.models_dir.expanduser().resolve()
         return self
+
+    @property
+    def partitions_per_run(self) -> int:
+        return self.backfill_partitions_per_run or PARTITIONS_PER_RUN[self.partition_grain]
 
     # --- derived paths ---------------------------------------------------------------
     @property

@@ -1,5 +1,5 @@
 """Backfills launched through Dagster's own asset-backfill machinery (the daemon's iteration), on the
-on-disk Postgres instance: one channel over three years, and one date over every channel."""
+on-disk Postgres instance: one channel over ten years, and one month over every channel."""
 
 import datetime as dt
 import logging
@@ -44,46 +44,64 @@ def _launch(instance, partition_names: list[str]) -> list[dg.DagsterRun]:
     return instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
 
 
-def _dates(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+def _months(first: dt.date, count: int) -> list[dt.date]:
+    return [dt.date(first.year + (first.month - 1 + n) // 12, (first.month - 1 + n) % 12 + 1, 1) for n in range(count)]
 
 
 def _covered(run: dg.DagsterRun) -> tuple[str, str]:
     return run.tags[ASSET_PARTITION_RANGE_START_TAG], run.tags[ASSET_PARTITION_RANGE_END_TAG]
 
 
-def test_three_years_of_one_channel_is_about_forty_runs(archive, instance):
-    instance.add_dynamic_partitions(CHANNELS.name, ["alpha", "beta"])
-    dates = _dates(dt.date(2023, 1, 1), dt.date(2025, 12, 31))
-    runs = _launch(instance, [str(partition_key("alpha", d)) for d in dates])
+def test_a_hundred_channels_over_ten_years_stay_under_25000_keys(archive, instance, monkeypatch):
+    from definitions import defs
 
-    per_run = get_settings().backfill_days_per_run
-    assert len(runs) == -(-len(dates) // per_run) == 37
-    covered = set()
+    monkeypatch.setenv("PARTITION_START_DATE", "2016-01-01")
+    instance.add_dynamic_partitions(CHANNELS.name, [f"ch{n:03d}" for n in range(100)])
+    partitions = defs().get_assets_def("audio").partitions_def
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        count = partitions.get_num_partitions()
+    today = dt.datetime.now(dt.UTC).date()
+    months = (today.year - 2016) * 12 + today.month  # up to this month (end_offset=1)
+    assert count == 100 * months <= 25_000
+
+
+def test_ten_years_of_one_channel_is_ten_runs(archive, instance, monkeypatch):
+    monkeypatch.setenv("PARTITION_START_DATE", "2016-01-01")
+    instance.add_dynamic_partitions(CHANNELS.name, ["alpha", "beta"])
+    months = _months(dt.date(2016, 1, 1), 120)
+    runs = _launch(instance, [str(partition_key("alpha", m)) for m in months])
+
+    per_run = get_settings().partitions_per_run
+    assert len(runs) == -(-len(months) // per_run) == 10
+    covered = []
     for run in runs:
         start, end = _covered(run)
         channel, first = start.split("|")
         assert channel == "alpha" and end.startswith("alpha|")
-        span = _dates(dt.date.fromisoformat(first), dt.date.fromisoformat(end.split("|")[1]))
-        assert len(span) <= per_run
-        covered.update(span)
-    assert covered == set(dates)  # every date exactly in the union, nothing of channel beta
+        span = [m for m in months if first <= m.strftime("%Y-%m") <= end.split("|")[1]]
+        assert 1 <= len(span) <= per_run
+        covered += span
+    assert sorted(covered) == months  # every month exactly once, nothing of channel beta
 
 
-def test_one_date_over_all_channels(archive, instance):
-    channels = [f"ch{n:02d}" for n in range(5)]
+def test_one_month_over_all_channels(archive, instance):
+    channels = [f"ch{n:02d}" for n in range(15)]
     instance.add_dynamic_partitions(CHANNELS.name, channels)
-    day = dt.date(2024, 6, 1)
-    runs = _launch(instance, [str(partition_key(c, day)) for c in channels])
-    assert len(runs) == 1
-    start, end = _covered(runs[0])
-    assert start.endswith("|2024-06-01") and end.endswith("|2024-06-01")
-    assert {start.split("|")[0], end.split("|")[0]} == {"ch00", "ch04"}
+    runs = _launch(instance, [str(partition_key(c, dt.date(2024, 6, 17))) for c in channels])
+    assert len(runs) == 2  # fifteen channels, twelve partitions a run
+    spans = sorted(_covered(run) for run in runs)
+    assert all(start.endswith("|2024-06") and end.endswith("|2024-06") for start, end in spans)
+    assert (spans[0][0], spans[-1][1]) == ("ch00|2024-06", "ch14|2024-06")
 
 
 def test_batch_size_comes_from_settings(monkeypatch):
     from definitions import defs
 
-    monkeypatch.setenv("BACKFILL_DAYS_PER_RUN", "7")
-    policies = {a.key.to_user_string(): a.backfill_policy.max_partitions_per_run for a in defs().assets}
-    assert set(policies.values()) == {7}, policies
+    def policies() -> set[int]:
+        return {a.backfill_policy.max_partitions_per_run for a in defs().assets}
+
+    assert policies() == {12}
+    monkeypatch.setenv("PARTITION_GRAIN", "day")
+    assert policies() == {30}  # the daily grain keeps its month a run
+    monkeypatch.setenv("BACKFILL_PARTITIONS_PER_RUN", "7")
+    assert policies() == {7}

@@ -28,6 +28,44 @@ def test_channels_add_and_list(archive, instance):
     assert "UCa1B2c3D4e5F6g7H8i9J0kL" in instance.get_dynamic_partitions("channels")
 
 
+def test_channels_add_registers_many_in_one_call(archive, instance, tmp_path):
+    listed = tmp_path / "channels.txt"
+    listed.write_text(
+        "# the podcasts we follow\n\n"
+        + "".join(f"https://example.com/show{n:03d}/feed.rss   # show {n}\n" for n in range(100))
+        + "https://example.com/with-fragment.rss#latest\n"
+    )
+    added = ytingest("channels", "add", "https://example.com/first.rss", "--file", str(listed), "--no-check")
+    assert added.returncode == 0, added.stderr
+    lines = added.stdout.splitlines()
+    assert len(lines) == 102 and all(line.startswith("added: ") for line in lines), lines[:3]
+    keys = {row["key"] for row in json.loads(ytingest("channels", "list", "--json").stdout)}
+    assert len(keys) == 102 and set(instance.get_dynamic_partitions("channels")) == keys
+    urls = {row["url"] for row in json.loads(ytingest("channels", "list", "--json").stdout)}
+    assert "https://example.com/with-fragment.rss#latest" in urls and "https://example.com/show007/feed.rss" in urls
+
+    again = ytingest("channels", "add", "https://example.com/first.rss", "https://example.com/new.rss", "--no-check")
+    assert again.returncode == 0 and again.stdout.splitlines()[0].startswith("already registered: ")
+    assert again.stdout.splitlines()[1].startswith("added: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["https://example.com/ok.rss", "gopher://example.com/feed.rss"], "'gopher://example.com/feed.rss' is not an http(s) URL"),
+        (["https://example.com/ok.rss", "https://example.com/two.rss", "--key", "k"], "exactly one URL"),
+        ([], "give one or more channel URLs"),
+        (["--file", "/nonexistent/channels.txt"], "cannot read /nonexistent/channels.txt: No such file"),
+    ],
+)
+def test_a_bad_url_among_many_registers_none(archive, instance, args, message):
+    result = ytingest("channels", "add", *args, "--no-check")
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert json.loads(ytingest("channels", "list", "--json").stdout) == []
+    assert instance.get_dynamic_partitions("channels") == []
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

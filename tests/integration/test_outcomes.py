@@ -1,4 +1,4 @@
-"""The `outcomes` asset over a run that covers several dates: each partition gets its own status and
+"""The `outcomes` asset over a run that covers several partitions: each partition gets its own status and
 metadata from the per-video ledger. The ledger is written directly (no media or models needed): the
 asset under test only reads it."""
 
@@ -19,8 +19,8 @@ from ingest_assets.partitions import CHANNELS, partition_key
 from ytingest.store import catalog
 
 CHANNEL = "outcomes"
-FIRST = dt.date(2026, 3, 1)
-DONE, REMOVED, BROKEN, EMPTY = (FIRST + dt.timedelta(days=n) for n in range(4))
+# A video's day in each of four consecutive monthly partitions.
+DONE, REMOVED, BROKEN, EMPTY = (dt.date(2026, month, 14) for month in range(3, 7))
 
 
 def _video(conn, video_id: str, day: dt.date, failing: tuple[str, str, bool] | None) -> None:

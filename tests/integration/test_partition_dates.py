@@ -27,8 +27,8 @@ def test_partition_date_is_kept_when_better_dates_arrive(archive):
         catalog.record_videos(conn, "c", [_listed(FIRST, False)])  # an estimate ("3 days ago")
         assert _row(conn) == (FIRST.date(), FIRST.date(), False)
         exact = FIRST - dt.timedelta(days=2)
-        catalog.set_exact_date(conn, catalog.videos_in_partition(conn, "c", [FIRST.date()])[0].video_id, exact, None)
+        catalog.set_exact_date(conn, catalog.videos_in_partition(conn, "c", [(FIRST.date(), FIRST.date())])[0].video_id, exact, None)
         catalog.record_videos(conn, "c", [_listed(exact + dt.timedelta(days=1), True)])  # a feed's exact date
         partition, published, is_exact = _row(conn)
         assert partition == FIRST.date() and published == exact.date() + dt.timedelta(days=1) and is_exact
-        assert [v.partition_date for v in catalog.videos_in_partition(conn, "c", [FIRST.date()])] == [FIRST.date()]
+        assert [v.partition_date for v in catalog.videos_in_partition(conn, "c", [(FIRST.date(), FIRST.date())])] == [FIRST.date()]

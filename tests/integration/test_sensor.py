@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from definitions import defs
-from ingest_assets.partitions import CHANNELS
+from ingest_assets.partitions import CHANNELS, partition_key
 from resources.media import MediaSource
 from resources.postgres import PostgresResource
 from ytingest.offline.loopback_server import Fault, LoopbackChannel
@@ -77,7 +77,10 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
         # Both channels become partitions, even the one whose feed is failing.
         assert set(instance.get_dynamic_partitions(CHANNELS.name)) == {"sample-yt", "sample-pod"}
         day = lambda d: (NOW - dt.timedelta(days=d)).date().isoformat()  # noqa: E731
-        assert _requested(first) == {("sample-yt", day(2)), ("sample-yt", day(1))}
+        # Requested by partition: the month holding each new video's day (one run when they share it).
+        month = lambda d: partition_key("x", (NOW - dt.timedelta(days=d)).date()).keys_by_dimension["date"]  # noqa: E731
+        assert _requested(first) == {("sample-yt", month(2)), ("sample-yt", month(1))}
+        assert len(first.run_requests) == len({month(2), month(1)})
         assert all(r.run_key for r in first.run_requests)
 
         second, cursor = _tick(instance, cursor)
@@ -88,7 +91,7 @@ def test_sensor_registers_channels_and_requests_new_partitions(archive, instance
         third, cursor = _tick(instance, cursor)
         assert _health(archive)["sample-pod"].failing_since is None  # recovered
         # The new upload, and the podcast's backlog now that its feed answers again.
-        assert _requested(third) == {("sample-yt", day(0)), ("sample-pod", day(3))}
+        assert _requested(third) == {("sample-yt", month(0)), ("sample-pod", month(3))}
 
         fourth, _ = _tick(instance, cursor)
         assert fourth.run_requests == []

@@ -37,7 +37,7 @@ FAULTS = {
 def channel(tmp_path_factory):
     episodes = [quick_episode(vid, published=AT, captions=captions) for vid, captions in GOOD.items()]
     episodes += [quick_episode(vid, published=AT) for vid in [THROTTLED, *FAULTS]]
-    episodes.append(quick_episode("nextDay0001", published=AT + dt.timedelta(days=1)))
+    episodes.append(quick_episode("nextMonth01", published=AT + dt.timedelta(days=30)))  # December
     return generate_channel(tmp_path_factory.mktemp("loop"), episodes)
 
 
@@ -86,9 +86,9 @@ def test_partition_downloads_audio_captions_and_isolates_faults(archive, instanc
     succeeded = {*GOOD, THROTTLED}
     assert (meta["videos_done"], meta["videos_failed"], meta["videos_already_done"]) == (len(succeeded), len(FAULTS), 0)
 
-    # Only the partition's date: the next day's episode is listed but not downloaded.
+    # Only the partition's month: the next month's episode is listed but not downloaded.
     listed = {r[0] for r in _rows(archive, "SELECT source_id FROM videos")}
-    assert "nextDay0001" in listed
+    assert "nextMonth01" in listed
     rows = _rows(archive, "SELECT v.source_id, a.path, a.sha256, a.duration_seconds FROM audio a JOIN videos v USING (video_id)")
     assert {r[0] for r in rows} == succeeded
     audio_dir = get_settings().audio_dir

@@ -92,8 +92,8 @@ def test_materialise_a_partition_from_the_ui(dagster_dev, instance, tmp_path):
         page.get_by_role("button", name="Materialize all…").click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_role("button", name="All").first.click()  # every channel: the one registered
-        date_input = dialog.get_by_placeholder("ex: 2020-01-01", exact=False)
-        date_input.fill(DAY.isoformat())
+        date_input = dialog.get_by_placeholder("ex: 2020-01", exact=False)  # monthly: the keys are months
+        date_input.fill(DAY.strftime("%Y-%m"))
         date_input.press("Enter")
         expect(dialog.get_by_text("1 partition", exact=False).first).to_be_visible(timeout=30_000)  # counted after typing
         page.screenshot(path=str(tmp_path / "dialog.png"))

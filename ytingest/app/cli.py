@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ytingest.app.channels import register_channel
 from ytingest.app.console import CommandParser, hide_library_noise, print_rows, verbose
 from ytingest.core.identifiers import InvalidChannel
 from ytingest.core.text import printable
@@ -26,14 +25,24 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _channels_add(args: argparse.Namespace) -> int:
-    from ytingest.app.channels import ChannelCheckFailed
+    from ytingest.app.channels import ChannelCheckFailed, register_channels
+    from ytingest.core.channels_file import read_url_list
     from ytingest.store.catalog import ChannelConflict
 
+    urls = list(args.urls)
+    if args.file is not None:
+        try:
+            urls += read_url_list(Path(args.file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}")
+    if not urls:
+        return _fail("give one or more channel URLs, or --file FILE with one URL a line")
     try:
-        key, created = register_channel(args.url, args.key, args.feed_url, check=args.check)
+        registered = register_channels(urls, args.key, args.feed_url, check=args.check)
     except (InvalidChannel, ChannelConflict, ChannelCheckFailed) as exc:
-        return _fail(str(exc))
-    print(f"{'added' if created else 'already registered'}: {key}")
+        return _fail(str(exc) + ("; nothing was registered" if len(urls) > 1 else ""))
+    for key, created in registered:
+        print(printable(f"{'added' if created else 'already registered'}: {key}"))
     return 0
 
 
@@ -173,10 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     channels = commands.add_parser("channels", help="register and list channels").add_subparsers(
         dest="action", required=True
     )
-    add = channels.add_parser("add", help="register a channel, playlist or feed URL")
-    add.add_argument("url")
-    add.add_argument("--key", help="partition key (default: derived from the URL)")
-    add.add_argument("--feed-url", help="feed the sensor polls (default: derived from the URL)")
+    add = channels.add_parser("add", help="register channel, playlist or feed URLs (all or none)")
+    add.add_argument("urls", nargs="*", metavar="URL")
+    add.add_argument("--file", help="also the URLs in FILE, one a line (# starts a comment)")
+    add.add_argument("--key", help="partition key (default: derived from the URL); one URL only")
+    add.add_argument("--feed-url", help="feed the sensor polls (default: derived from the URL); one URL only")
     add.add_argument("--no-check", dest="check", action="store_false", help="register without listing the URL first")
     add.set_defaults(func=_channels_add)
     remove = channels.add_parser("remove", help="stop polling a channel (its data stays unless --delete-data)")

@@ -75,8 +75,8 @@ def select_partitions(
     chosen: dict[str, list[tuple[str, dt.date]]] = defaultdict(list)
     for channel_key, video_id, day in rows:
         chosen[channel_key].append((video_id, day))
-    # The newest N of a channel are contiguous in time, so one span per channel holds exactly them
-    # (plus any other upload on the oldest chosen day).
+    # The newest N of a channel (or its videos of a date range) are contiguous in time, so one span of
+    # partitions per channel holds them; the run's selection keeps it to them (see `run_ingest`).
     return {
         key: (min(d for _, d in items), max(d for _, d in items), [v for v, _ in items])
         for key, items in chosen.items()
@@ -127,7 +127,8 @@ def run_ingest(urls: list[str], limit: int | None, since: dt.date | None, until:
                 say(f"{key}: {len(ids)} videos, {first} .. {last}")
                 outcome = run_channel_dates(
                     instance, key, first, last, tags={"ytingest/origin": "ingest"},
-                    video_ids=ids if limit is not None else None,
+                    # A partition is a month: other uploads of its first and last month are not chosen.
+                    video_ids=ids if limit is not None or since or until else None,
                 )  # fmt: skip
                 run_ids.append(outcome.run_id)
             report = build_report(instance, keys, spans, run_ids, time.monotonic() - started)

@@ -50,7 +50,8 @@ def instance_config(settings: Settings) -> dict:
 
 
 def ensure_instance(settings: Settings | None = None) -> Path:
-    """Write dagster.yaml if it changed, point DAGSTER_HOME at it, and set the gpu pool's limit."""
+    """Write dagster.yaml if it changed, point DAGSTER_HOME at it, set the gpu pool's limit, and upgrade
+    the instance's partitions in place when PARTITION_GRAIN changed."""
     settings = settings or get_settings()
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
@@ -64,8 +65,11 @@ def ensure_instance(settings: Settings | None = None) -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     from dagster import DagsterInstance
 
+    from ytingest.app.partition_upgrade import upgrade_partitions
+
     with DagsterInstance.from_config(str(home)) as instance:
         configure_pools(instance, settings)
+        upgrade_partitions(instance, settings)
     return home
 
 

@@ -40,9 +40,9 @@ def run_channel_dates(
     tags: dict[str, str] | None = None,
     video_ids: list[str] | None = None,
 ) -> RunOutcome:
-    """One run of the whole graph over channel x [first, last], as a backfill batch would run it. Runs
-    whose launching process died are failed first and their slots freed, so this one never waits on them.
-    With `video_ids`, the run does only those videos of its partitions."""
+    """One run of the whole graph over the channel's partitions that hold [first, last], as a backfill
+    batch would run it. Runs whose launching process died are failed first and their slots freed, so
+    this one never waits on them. With `video_ids`, the run does only those videos of its partitions."""
     release_dead_runs(instance, get_settings().free_slots_after_run_end_seconds)
     run_tags = {
         ASSET_PARTITION_RANGE_START_TAG: str(partition_key(channel, first)),

@@ -1,4 +1,5 @@
-"""The declarative channels file (CHANNELS_FILE): channels users add without code or the CLI.
+"""Files of channels: the declarative channels file (CHANNELS_FILE), which users edit instead of using
+the CLI, and the plain list of URLs `ytingest channels add --file` reads.
 
     channels:
       - https://www.youtube.com/@somechannel
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,3 +51,14 @@ def read_channels_file(path: Path) -> ChannelsFile:
         except InvalidChannel as exc:
             errors.append(f"{path} entry {index}: {exc}")
     return ChannelsFile(specs, errors)
+
+
+def read_url_list(text: str) -> list[str]:
+    """One URL a line; blank lines and `#` comments (a whole line, or after whitespace) are skipped. A `#`
+    inside a URL is its fragment, not a comment."""
+    urls = []
+    for line in text.splitlines():
+        url = re.split(r"\s#", line, maxsplit=1)[0].strip()
+        if url and not url.startswith("#"):
+            urls.append(url)
+    return urls

@@ -198,10 +198,11 @@ def set_exact_date(conn: psycopg.Connection, video_id: str, published: dt.dateti
 
 
 def estimated_near(
-    conn: psycopg.Connection, channel_key: str, dates: list[dt.date], margin_days: int
+    conn: psycopg.Connection, channel_key: str, spans: list[tuple[dt.date, dt.date]], margin_days: int
 ) -> list[VideoRow]:
-    """Videos whose date is only estimated (or unknown) and might fall on one of `dates`."""
-    low, high = min(dates) - dt.timedelta(days=margin_days), max(dates) + dt.timedelta(days=margin_days)
+    """Videos whose date is only estimated (or unknown) and might fall inside one of `spans`."""
+    low = min(first for first, _ in spans) - dt.timedelta(days=margin_days)
+    high = max(last for _, last in spans) + dt.timedelta(days=margin_days)
     rows = conn.execute(
         """
         SELECT v.video_id, v.url, v.media_url, v.title, v.partition_date
@@ -215,15 +216,20 @@ def estimated_near(
     return [VideoRow(*row) for row in rows]
 
 
-def videos_in_partition(conn: psycopg.Connection, channel_key: str, dates: Iterable[dt.date]) -> list[VideoRow]:
+def videos_in_partition(
+    conn: psycopg.Connection, channel_key: str, spans: list[tuple[dt.date, dt.date]]
+) -> list[VideoRow]:
+    """The channel's videos whose partition date lies in one of `spans` (first and last date included)."""
     rows = conn.execute(
         """
         SELECT v.video_id, v.url, v.media_url, v.title, v.partition_date
         FROM videos v JOIN channel_videos cv USING (video_id)
-        WHERE cv.channel_key = %s AND v.partition_date = ANY(%s)
+        WHERE cv.channel_key = %s
+          AND EXISTS (SELECT 1 FROM unnest(%s::date[], %s::date[]) s(first, last)
+                      WHERE v.partition_date BETWEEN s.first AND s.last)
         ORDER BY v.published_at, v.video_id
         """,
-        (channel_key, list(dates)),
+        (channel_key, [first for first, _ in spans], [last for _, last in spans]),
     ).fetchall()
     return [VideoRow(*row) for row in rows]
 
@@ -304,3 +310,31 @@ def step_statuses(conn: psycopg.Connection, asset: str, video_ids: list[str]) ->
         (asset, video_ids),
     ).fetchall()
     return {row[0]: StepStatus(*row[1:]) for row in rows}
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    channel_key: str
+    video_id: str
+    partition_date: dt.date
+    asset: str | None  # None: no step has run for the video
+    status: StepStatus | None
+
+
+def ledger(conn: psycopg.Connection, channel_keys: list[str], since: dt.date) -> list[LedgerRow]:
+    """Every step outcome of the channels' videos dated `since` or later, and a row for each such video
+    no step has run for."""
+    rows = conn.execute(
+        """
+        SELECT cv.channel_key, v.video_id, v.partition_date, s.asset, s.status, s.reason, s.version, s.revision,
+               s.inputs, s.permanent
+        FROM videos v JOIN channel_videos cv USING (video_id) LEFT JOIN video_steps s USING (video_id)
+        WHERE cv.channel_key = ANY(%s) AND v.partition_date >= %s
+        ORDER BY cv.channel_key, v.partition_date, v.video_id
+        """,
+        (channel_keys, since),
+    ).fetchall()
+    return [
+        LedgerRow(key, video, day, asset, StepStatus(*rest) if asset is not None else None)
+        for key, video, day, asset, *rest in rows
+    ]
