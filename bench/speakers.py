@@ -56,7 +56,7 @@ class Audio:
 def run(report: Report, work: Path, url: str, quick: bool) -> None:
     import torch
 
-    from ytingest.core.frame_diarization import CLUSTERING
+    from ytingest.offline.speaker_models import CLUSTERING
     from ytingest.offline.speaker_models import build_speaker_models, campplus_model
     from ytingest.settings import get_settings
 
