@@ -56,13 +56,13 @@ class Audio:
 def run(report: Report, work: Path, url: str, quick: bool) -> None:
     import torch
 
-    from ytingest.offline.speaker_models import CLUSTERING
-    from ytingest.offline.speaker_models import build_speaker_models, campplus_model
+    from ytingest.core.campplus import load_campplus
+    from ytingest.offline.speaker_models import CLUSTERING, build_speaker_models, campplus_weights
     from ytingest.settings import get_settings
 
     models = build_speaker_models(CACHE / "speaker-models")
     pipeline = _bench_pipeline(models.diarization)
-    encoder = campplus_model()
+    encoder = load_campplus(campplus_weights())
     sample = _sample()
     episodes = _generated(quick)
     configured = float(CLUSTERING["threshold"])
