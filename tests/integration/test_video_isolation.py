@@ -147,7 +147,7 @@ def test_an_unexpected_error_fails_only_its_video(archive, instance, channel, sm
         )  # fmt: skip
         assert listed.success
         with psycopg.connect(archive) as conn:
-            listed_ids = [v.video_id for v in videos_in_partition(conn, key, [DAY])]
+            listed_ids = [v.video_id for v in videos_in_partition(conn, key, [(DAY, DAY)])]
             ids = dict(conn.execute("SELECT source_id, video_id FROM videos WHERE video_id = ANY(%s)", (listed_ids,)).fetchall())
         assert set(ids) == {*VICTIMS, SHORT, GOOD}
         with monkeypatch.context() as faults:
