@@ -92,9 +92,9 @@ def run(report: Report, work: Path, url: str, quick: bool) -> None:
     stock_sweep = {t: _der_one(pipeline, stock_audio, t, stock=True) for t in CLUSTER_GRID}
     _progress("clustering sweep", {t: {k: v for k, v in s.items() if k != "episodes"} for t, s in sweep.items()})
     chosen, why = _choose_cluster(sweep)
-    if chosen not in sweep:  # the middle of an even run lies between two grid points
-        sweep[chosen] = _score(pipeline, sample, episodes, chosen)
-        stock_sweep[chosen] = _der_one(pipeline, stock_audio, chosen, stock=True)
+    for t in {chosen, configured} - set(sweep):  # the middle of an even run lies between two grid points
+        sweep[t] = _score(pipeline, sample, episodes, t)
+        stock_sweep[t] = _der_one(pipeline, stock_audio, t, stock=True)
     details["cluster_sweep"] = {str(t): s for t, s in sweep.items()}
     details["cluster_sweep_stock_sample"] = {str(t): s for t, s in stock_sweep.items()}
     details["cluster_chosen"] = {"threshold": chosen, "why": why}
