@@ -31,7 +31,8 @@ from ytingest.offline.sample_channel import (
     quick_episode,
 )
 
-DAYS = {"short": dt.date(2026, 11, 15), "medium": dt.date(2026, 11, 16), "long": dt.date(2026, 11, 17)}
+# One partition each (partitions are months): each step is measured on one length at a time.
+DAYS = {"short": dt.date(2026, 9, 15), "medium": dt.date(2026, 10, 16), "long": dt.date(2026, 11, 17)}
 SECONDS = {"medium": 2400, "long": 7200}
 STEPS = ("videos", "audio", "transcripts")
 BOUND_MB = 64

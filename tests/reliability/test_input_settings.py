@@ -88,12 +88,13 @@ def test_a_run_fails_at_its_first_step_naming_the_variable(archive, instance, mo
 
     instance.add_dynamic_partitions("channels", ["settings-check"])
     built = defs()  # the code location loaded with good settings; the step's process then sees a bad one
+    key = str(partition_key("settings-check", dt.date(2026, 11, 8)))  # the grain is a setting: read it first
     monkeypatch.setenv("DOWNLOAD_RETRIES", "many")
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     result = dg.materialize(
         [built.get_assets_def("videos")],
-        partition_key=str(partition_key("settings-check", dt.date(2026, 11, 8))),
+        partition_key=key,
         instance=instance,
         resources=built.resources,
         raise_on_error=False,
