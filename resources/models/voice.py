@@ -14,16 +14,15 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import numpy as np
 
-from resources.models.errors import ModelConfigError
-from ytingest.offline.speaker_models import CAMPPLUS_ARCHITECTURE, VOICE_FILE
-
 from resources.models.device import Device
+from resources.models.errors import ModelConfigError
 from resources.models.session import (
     ModelSession,
     settings_with,
     start_session,
     step_logger,
 )
+from ytingest.offline.speaker_models import CAMPPLUS_ARCHITECTURE, VOICE_FILE
 
 if TYPE_CHECKING:
     import torch
